@@ -1,0 +1,72 @@
+"""Statistics core: staff answers compared with each other and with customer research.
+
+``analyse`` is the entry point; ``compare`` gives the trend between two rounds. The smaller
+functions are public so the figures can be reproduced and tested one by one.
+"""
+
+from bot.analytics.agreement import Concordance, kendall_w, tie_sum
+from bot.analytics.alignment import (
+    Correlations,
+    rank_correlations,
+    rbo_ext,
+    share_exact_top_k,
+    top_k_hits,
+)
+from bot.analytics.analysis import analyse
+from bot.analytics.customers import CustomerProfile, customer_profile
+from bot.analytics.ranks import RankMatrix, consensus_order, rank_matrix
+from bot.analytics.results import (
+    Analysis,
+    Answer,
+    AnswerLike,
+    GroupResult,
+    SegmentResult,
+    Settings,
+)
+from bot.analytics.score import alignment_score, expected_random_hits
+from bot.analytics.surprises import (
+    ShareComparison,
+    Surprise,
+    compare_shares,
+    find_surprises,
+    newcombe_interval,
+    q_values,
+    two_proportion_p,
+    wilson_interval,
+)
+from bot.analytics.trend import Trend, compare
+
+__all__ = [
+    "Analysis",
+    "Answer",
+    "AnswerLike",
+    "Concordance",
+    "Correlations",
+    "CustomerProfile",
+    "GroupResult",
+    "RankMatrix",
+    "SegmentResult",
+    "Settings",
+    "ShareComparison",
+    "Surprise",
+    "Trend",
+    "alignment_score",
+    "analyse",
+    "compare",
+    "compare_shares",
+    "consensus_order",
+    "customer_profile",
+    "expected_random_hits",
+    "find_surprises",
+    "kendall_w",
+    "newcombe_interval",
+    "q_values",
+    "rank_correlations",
+    "rank_matrix",
+    "rbo_ext",
+    "share_exact_top_k",
+    "tie_sum",
+    "top_k_hits",
+    "two_proportion_p",
+    "wilson_interval",
+]

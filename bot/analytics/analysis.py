@@ -1,0 +1,175 @@
+"""One round of answers analysed against customer research: the whole organisation and
+every team, for every customer segment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bot.analytics.agreement import kendall_w
+from bot.analytics.alignment import rank_correlations, rbo_ext, share_exact_top_k, top_k_hits
+from bot.analytics.customers import CustomerProfile, customer_profile
+from bot.analytics.ranks import RankMatrix, consensus_order, rank_matrix
+from bot.analytics.results import Analysis, Answer, AnswerLike, GroupResult, SegmentResult, Settings
+from bot.analytics.score import alignment_score
+from bot.analytics.surprises import ShareComparison, Surprise, compare_shares, find_surprises
+from bot.research import ResearchStudy
+
+# Mapping is invariant in its key, so a literal {None: study} or {"smb": study} held in a
+# variable would not match Mapping[str | None, ...] alone.
+Studies = (
+    Mapping[str | None, ResearchStudy] | Mapping[str, ResearchStudy] | Mapping[None, ResearchStudy]
+)
+Part = tuple[str | None, ResearchStudy, CustomerProfile, tuple[str, ...]]
+
+
+def analyse(
+    attributes: Sequence[str],
+    answers: Sequence[AnswerLike],
+    studies: Studies | None = None,
+    *,
+    k: int = 3,
+    settings: Settings | None = None,
+) -> Analysis:
+    """Analyse one round of answers.
+
+    ``attributes``: the names asked about. ``answers``: :class:`Answer` objects or
+    ``(respondent, teams, ranking)`` tuples, rankings best first; a respondent id that
+    appears twice counts once, with its last answer. ``studies`` maps a customer segment
+    (None = all customers) to its research; with none, only staff figures are computed.
+    Every group (the organisation, each team) with fewer than ``settings.min_group_size``
+    answers is returned as suppressed. A top-3 study always measured customers' top 3; with
+    a poll k other than 3 its shares are still compared with the staff's top-k shares.
+    """
+    settings = settings or Settings()
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    names = tuple(attributes)
+    kept = _latest(answers)
+    matrix = rank_matrix(names, [ranking for _, ranking in kept])
+    profiles = _profiles(names, studies or {}, k)
+    overall = _group(matrix, profiles, k, settings)
+    if overall is None:
+        return Analysis(names, k, settings, None, {})
+    teams = {
+        team: _group(matrix.rows(rows), profiles, k, settings)
+        for team, rows in _team_rows(kept).items()
+    }
+    return Analysis(names, k, settings, overall, teams)
+
+
+def _latest(answers: Sequence[AnswerLike]) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """(teams, ranking) per respondent, keeping each respondent's last answer."""
+    latest: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    for answer in answers:
+        who, teams, ranking = (
+            (answer.respondent, answer.teams, answer.ranking)
+            if isinstance(answer, Answer)
+            else answer
+        )
+        # A bare string is a Sequence[str] too; treat it as one team, not as letters.
+        team_tuple = (teams,) if isinstance(teams, str) else tuple(teams)
+        latest.pop(who, None)  # re-insert so order follows the last answer
+        latest[who] = (team_tuple, tuple(ranking))
+    return list(latest.values())
+
+
+def _team_rows(
+    kept: Iterable[tuple[tuple[str, ...], tuple[str, ...]]],
+) -> dict[str, NDArray[np.intp]]:
+    rows: dict[str, list[int]] = {}
+    for index, (teams, _) in enumerate(kept):
+        for team in dict.fromkeys(teams):
+            rows.setdefault(team, []).append(index)
+    return {team: np.asarray(found, dtype=np.intp) for team, found in sorted(rows.items())}
+
+
+def _profiles(
+    names: Sequence[str], studies: Studies, k: int
+) -> list[tuple[str | None, ResearchStudy, CustomerProfile]]:
+    ordered = sorted(studies.items(), key=lambda item: item[0] is not None)  # None first
+    return [(seg, study, _profile(seg, study, names, k)) for seg, study in ordered]
+
+
+def _profile(
+    segment: str | None, study: ResearchStudy, names: Sequence[str], k: int
+) -> CustomerProfile:
+    # The mapping key names the segment, whatever the study file says.
+    return replace(customer_profile(study, k, names), segment=segment)
+
+
+def _group(
+    matrix: RankMatrix,
+    profiles: Sequence[tuple[str | None, ResearchStudy, CustomerProfile]],
+    k: int,
+    settings: Settings,
+) -> GroupResult | None:
+    if matrix.respondents < max(settings.min_group_size, 1):
+        return None
+    consensus, mean = consensus_order(matrix, k)
+    counts = matrix.top_k(k).sum(axis=0)
+    names = matrix.attributes
+    partial: list[Part] = [
+        (segment, study, profile, tuple(a for a in names if a in profile.ranks))
+        for segment, study, profile in profiles
+    ]
+    surprises = _surprises(matrix, counts, partial, settings)
+    segments = tuple(_segment(matrix, consensus, k, settings, part, surprises) for part in partial)
+    return GroupResult(
+        respondents=matrix.respondents,
+        consensus=consensus,
+        mean_ranks={a: float(r) for a, r in zip(names, mean, strict=True)},
+        employee_top_k_share={
+            a: float(c) / matrix.respondents for a, c in zip(names, counts, strict=True)
+        },
+        concordance=kendall_w(matrix.ranks, permutations=settings.permutations, seed=settings.seed),
+        segments=segments,
+    )
+
+
+def _surprises(
+    matrix: RankMatrix, counts: NDArray[np.int64], parts: Sequence[Part], settings: Settings
+) -> list[Surprise]:
+    count_of = dict(zip(matrix.attributes, counts.tolist(), strict=True))
+    comparisons: list[ShareComparison] = []
+    for _, _, profile, compared in parts:
+        staff_counts = [int(count_of[a]) for a in compared]
+        comparisons += compare_shares(staff_counts, matrix.respondents, profile, compared)
+    # One BH family per group: every attribute of every segment, tested together.
+    return find_surprises(comparisons, settings.alpha, settings.min_gap)
+
+
+def _segment(
+    matrix: RankMatrix,
+    consensus: tuple[str, ...],
+    k: int,
+    settings: Settings,
+    part: Part,
+    surprises: Sequence[Surprise],
+) -> SegmentResult:
+    segment, study, profile, compared = part
+    staff = tuple(a for a in consensus if a in profile.ranks)
+    position = {name: float(i + 1) for i, name in enumerate(staff)}
+    correlations = rank_correlations(
+        [position[a] for a in compared], [profile.ranks[a] for a in compared]
+    )
+    top = min(k, len(compared))
+    hits = top_k_hits(staff[:top], profile.top(top))
+    return SegmentResult(
+        segment=segment,
+        customers=profile,
+        compared=compared,
+        not_in_research=tuple(a for a in matrix.attributes if a not in profile.ranks),
+        not_asked=tuple(a for a in study.attributes if a not in set(matrix.attributes)),
+        consensus=staff,
+        top3_hits=hits,
+        share_exact_match=share_exact_top_k(matrix, compared, profile.top(top)) or 0.0,
+        spearman=correlations.spearman,
+        kendall_tau=correlations.kendall_tau,
+        rbo=rbo_ext(staff, profile.order, settings.rbo_p),
+        alignment_score=alignment_score(correlations.spearman, hits, top, len(compared)),
+        surprises=tuple(s for s in surprises if s.segment == segment),
+    )

@@ -1,0 +1,102 @@
+"""The composition root: the only module that knows every concrete part and wires them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from aiohttp import web
+
+from adapters.console.port import ConsolePort
+from bot.core import AlignmentCore, Clock, utc_now
+from bot.ports import ChatAdapter
+from bot.scheduler import LeaderLock, Scheduler
+from bot.server import create_web_app
+from bot.settings import CoreSettings
+from storage.database import create_engine, upgrade
+from storage.leader import leader_lock_for
+from storage.sql_store import SqlStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    core: AlignmentCore
+    store: SqlStore
+    scheduler: Scheduler
+    adapters: list[ChatAdapter] = field(default_factory=list)
+
+    def web_app(self) -> web.Application:
+        return create_web_app(
+            health=self.store.ping,
+            adapters=self.adapters,
+            details=lambda: {"scheduler": self.scheduler.role},
+        )
+
+    async def start(self) -> None:
+        """Background work of a running server: adapters, outbox delivery, the scheduler."""
+        for adapter in self.adapters:
+            await adapter.start()
+        self.core.start_outbox()
+        await self.scheduler.start()
+
+    async def close(self) -> None:
+        await self.scheduler.stop()
+        for adapter in self.adapters:
+            await adapter.stop()
+        await self.core.stop_outbox()
+        await self.core.idle()
+        await self.store.close()
+
+
+async def build_app(
+    settings: CoreSettings,
+    *,
+    clock: Clock = utc_now,
+    chart_dir: Path | None = None,
+    with_chat_adapters: bool = True,
+) -> App:
+    """Open the database (migrating it), build the core and every configured adapter."""
+    engine = create_engine(settings.database_url)
+    await upgrade(engine)
+    store = SqlStore(engine, clock=clock)
+    core = AlignmentCore(store=store, settings=settings, clock=clock)
+    core.register_port(ConsolePort(records=store, chart_dir=chart_dir))
+    app = App(core=core, store=store, scheduler=_scheduler(core, settings, leader_lock_for(engine)))
+    if with_chat_adapters:
+        app.adapters.extend(_chat_adapters(core, store))
+        for adapter in app.adapters:
+            core.register_port(adapter.port)
+    return app
+
+
+def _scheduler(core: AlignmentCore, settings: CoreSettings, lock: LeaderLock) -> Scheduler:
+    grace = settings.missed_run_grace_hours
+    scheduler = Scheduler(
+        core=core,
+        lock=lock,
+        tick_seconds=settings.scheduler_tick_seconds,
+        missed_run_grace=timedelta(hours=grace) if grace else None,
+    )
+    core.schedules_changed = scheduler.changed
+    return scheduler
+
+
+def _chat_adapters(core: AlignmentCore, store: SqlStore) -> list[ChatAdapter]:
+    # Imported here so a deployment without Slack or Teams never loads their SDKs.
+    from adapters.slack import SlackAdapter, SlackSettings
+    from adapters.teams import TeamsAdapter, TeamsSettings
+
+    adapters: list[ChatAdapter] = []
+    slack = SlackSettings()
+    if slack.configured:
+        adapters.append(SlackAdapter(settings=slack, core=core, records=store))
+        log.info("Slack adapter on")
+    teams = TeamsSettings()
+    if teams.configured:
+        adapters.append(TeamsAdapter(settings=teams, core=core, records=store))
+        log.info("Teams adapter on")
+    return adapters

@@ -1,0 +1,478 @@
+"""The `alignment` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shlex
+import signal
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from aiohttp import web
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+
+from bot.analytics import Settings as AnalysisSettings
+from bot.app import App, build_app
+from bot.domain import UserRef, WorkspaceRef
+from bot.events import CommandInvoked
+from bot.render_text import render_report_text
+from bot.settings import CoreSettings, SettingsError, load_settings
+
+T = TypeVar("T")
+
+cli = typer.Typer(
+    help="alignment-bot: how well does your organisation know what its customers value?",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_cli = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+attributes_cli = typer.Typer(help="The attributes people rank.", no_args_is_help=True)
+research_cli = typer.Typer(help="Customer research.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(attributes_cli, name="attributes")
+cli.add_typer(research_cli, name="research")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+REPO_EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+WorkspaceOption = Annotated[
+    str, typer.Option("--workspace", help="PLATFORM:ID of the workspace, e.g. slack:T0123")
+]
+
+
+def main() -> None:
+    cli()
+
+
+def _settings(**overrides: object) -> CoreSettings:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    return settings.model_copy(update=overrides) if overrides else settings
+
+
+def _run(work: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(work())  # type: ignore[arg-type]
+    except SettingsError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+
+
+def _workspace(text: str) -> WorkspaceRef:
+    platform, _, external = text.partition(":")
+    if not platform or not external:
+        err.print(f"[red]--workspace must look like PLATFORM:ID (got '{text}')[/red]")
+        raise typer.Exit(2)
+    return WorkspaceRef(platform, external)
+
+
+async def _as_operator(app: App, workspace: WorkspaceRef, text: str) -> tuple[bool, str]:
+    """Run a chat command as the machine's operator: an admin, with the same validation."""
+    result = await app.core.handle_command(
+        CommandInvoked(
+            event_id=f"cli-{uuid.uuid4()}",
+            user=UserRef(workspace, "cli-operator", "command line"),
+            text=text,
+            user_is_platform_admin=True,
+        )
+    )
+    return result.ok, result.text
+
+
+def _operator_command(text: str, workspace: str) -> None:
+    async def work() -> tuple[bool, str]:
+        app = await build_app(_settings(), with_chat_adapters=False)
+        try:
+            return await _as_operator(app, _workspace(workspace), text)
+        finally:
+            await app.close()
+
+    ok, message = _run(work)
+    (out if ok else err).print(message, markup=False, highlight=False)
+    if not ok:
+        raise typer.Exit(1)
+
+
+# -- the main job ---------------------------------------------------------------------------
+
+
+@cli.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="where the report files go")] = Path(
+        "alignment-demo"
+    ),
+    seed: Annotated[int, typer.Option(help="random seed of the simulated organisation")] = 7,
+) -> None:
+    """Simulate an organisation, run two rounds offline and print the report."""
+    from bot.demo import DemoClock, demo_start, run_demo
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    database = out_dir / "demo.db"
+    for stale in out_dir.glob("demo.db*"):
+        stale.unlink()
+    settings = _settings(database_url=f"sqlite+aiosqlite:///{database}", admins=("demo-admin",))
+    clock = DemoClock(demo_start())
+
+    async def work() -> None:
+        app = await build_app(settings, clock=clock, chart_dir=out_dir, with_chat_adapters=False)
+        try:
+            with _progress() as bar:
+                tasks: dict[str, TaskID] = {}
+
+                def tick(label: str, done: int, total: int) -> None:
+                    task = tasks.setdefault(label, bar.add_task(label, total=total))
+                    bar.update(task, completed=done)
+
+                result = await run_demo(
+                    app, clock, REPO_EXAMPLES, out_dir, seed=seed, progress=tick
+                )
+        finally:
+            await app.close()
+        first = result.first.figures
+        out.print(
+            render_report_text(result.second, min_answers=settings.min_group_size), markup=False
+        )
+        if first is not None:
+            out.print(f"(Round one scored {first.alignment_score}/100.)")
+        out.print(
+            f"\n{result.people} simulated people answered two rounds. Files: "
+            f"{out_dir / 'report.md'}, {out_dir / 'report.json'}, {out_dir / 'chart.png'}"
+        )
+
+    _run(work)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+@cli.command()
+def chat(
+    as_: Annotated[str, typer.Option("--as", help="who you are in the local workspace")],
+    channel: Annotated[str, typer.Option(help="the channel you are in")] = "general",
+) -> None:
+    """A terminal chat with the bot in the local console workspace."""
+    from adapters.console.port import ConsolePort
+    from adapters.console.session import CONSOLE_HELP, ConsoleSession
+
+    async def work() -> None:
+        app = await build_app(
+            _settings(), chart_dir=Path("alignment-out"), with_chat_adapters=False
+        )
+        port = app.core.ports["console"]
+        assert isinstance(port, ConsolePort)
+        session = ConsoleSession(core=app.core, port=port, user_id=as_, channel=channel)
+        try:
+            out.print(f"Hello {as_}. {CONSOLE_HELP}", markup=False)
+            await _chat_loop(app, session)
+        finally:
+            await app.close()
+
+    _run(work)
+
+
+async def _chat_loop(app: App, session: object) -> None:
+    from adapters.console.session import ConsoleSession
+
+    assert isinstance(session, ConsoleSession)
+    while True:
+        unread = await session.unread()
+        if unread:
+            out.print(unread, markup=False, highlight=False)
+        try:
+            line = await asyncio.to_thread(input, "> ")
+        except EOFError:
+            return
+        if line.strip().lower() in ("quit", "exit"):
+            return
+        answer = await session.handle_line(line)
+        await app.core.idle()
+        if answer:
+            out.print(answer, markup=False, highlight=False)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="default ALIGNMENT_HOST or 127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="default ALIGNMENT_PORT or 3000")] = None,
+) -> None:
+    """Run the bot: one HTTP server for every configured chat platform."""
+    settings = _settings()
+    _configure_logging(settings)
+
+    async def work() -> None:
+        try:
+            app = await build_app(settings)
+        except ValueError as exc:  # adapters' settings errors are ValueErrors with one clear line
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+        runner = web.AppRunner(app.web_app(), access_log=None)  # the middleware logs requests
+        await runner.setup()
+        site = web.TCPSite(
+            runner, host or settings.host, port if port is not None else settings.port
+        )
+        await site.start()
+        await app.start()
+        out.print(
+            f"alignment-bot listening on http://{host or settings.host}:{port or settings.port}"
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+            await app.close()
+
+    _run(work)
+
+
+def _configure_logging(settings: CoreSettings) -> None:
+    from adapters.slack import SlackSettings
+    from adapters.teams import TeamsSettings
+    from bot.logs import configure_logging
+
+    try:
+        slack, teams = SlackSettings(), TeamsSettings()
+        configure_logging(
+            settings.log_level,
+            settings.log_json,
+            secrets=[
+                slack.SLACK_BOT_TOKEN,
+                slack.SLACK_SIGNING_SECRET,
+                slack.SLACK_APP_TOKEN,
+                slack.SLACK_CLIENT_SECRET,
+                teams.app_password,
+            ],
+        )
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+
+
+# -- reports and files ----------------------------------------------------------------------
+
+
+@cli.command()
+def report(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="folder for report.md, report.json, chart.png")
+    ],
+    workspace: WorkspaceOption = "console:local",
+    round_id: Annotated[int | None, typer.Option("--round")] = None,
+    team: Annotated[str | None, typer.Option()] = None,
+    segment: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Write the report of the latest closed round (or --round) to a folder."""
+    from bot.outputs import write_report_folder
+    from bot.records import RoundState
+
+    async def work() -> str:
+        app = await build_app(_settings(), with_chat_adapters=False)
+        try:
+            info = await app.core.workspace(_workspace(workspace))
+            if round_id is not None:
+                chosen = await app.store.get_round(info.id, round_id)
+            else:
+                closed = await app.store.list_rounds(info.id, state=RoundState.CLOSED, limit=1)
+                chosen = closed[0] if closed else None
+            if chosen is None:
+                raise typer.BadParameter("no such round (or no closed round yet)")
+            view = await write_report_folder(
+                app.core.rounds,
+                info,
+                chosen,
+                out_dir,
+                min_group_size=app.core.settings.min_group_size,
+                team=team,
+                segment=segment,
+            )
+            return render_report_text(view, min_answers=app.core.settings.min_group_size)
+        finally:
+            await app.close()
+
+    out.print(_run(work), markup=False)
+    out.print(f"Written to {out_dir}/")
+
+
+@cli.command()
+def stats(
+    responses: Annotated[Path, typer.Option(help="respondent,team,rank_1,… CSV")],
+    research: Annotated[Path, typer.Option(help="customer research CSV or JSON")],
+    segment: Annotated[str | None, typer.Option(help="one research segment")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    min_group_size: Annotated[int, typer.Option(help="smaller groups are suppressed")] = 5,
+) -> None:
+    """Every figure from two files, without a database."""
+    from bot.outputs import offline_stats
+    from bot.research import ResearchImportError
+    from bot.responses_io import ResponsesImportError
+
+    try:
+        analysis = offline_stats(
+            responses.read_text("utf-8-sig"),
+            research.read_text("utf-8-sig"),
+            research_name=research.name,
+            segment=segment,
+            settings=AnalysisSettings(min_group_size=min_group_size),
+        )
+    except (ResearchImportError, ResponsesImportError, OSError) as exc:
+        err.print(f"[red]{exc}[/red]", markup=True, highlight=False)
+        raise typer.Exit(1) from exc
+    payload = analysis.to_json_dict()
+    if as_json:
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        return
+    _print_stats(payload)
+
+
+def _print_stats(payload: dict[str, object]) -> None:
+    if payload.get("suppressed"):
+        out.print("Too few respondents to report.")
+        return
+    for key in (
+        "respondents",
+        "consensus",
+        "kendall_w",
+        "kendall_w_p",
+        "customer_order",
+        "top3_hits",
+        "spearman",
+        "kendall_tau",
+        "rbo",
+        "alignment_score",
+    ):
+        out.print(f"{key}: {payload.get(key)}", markup=False)
+    for surprise in payload.get("surprises", []):  # type: ignore[attr-defined]
+        out.print(f"surprise: {surprise}", markup=False)
+
+
+@cli.command()
+def export(
+    out_file: Annotated[Path, typer.Option("--out", help="CSV file to write")],
+    workspace: WorkspaceOption = "console:local",
+) -> None:
+    """Aggregates of every closed round as CSV (no individual answers)."""
+    from bot.outputs import export_rows, rows_to_csv
+    from bot.records import RoundState
+
+    async def work() -> int:
+        app = await build_app(_settings(), with_chat_adapters=False)
+        try:
+            info = await app.core.workspace(_workspace(workspace))
+            closed = await app.store.list_rounds(info.id, state=RoundState.CLOSED, limit=10_000)
+            rows = []
+            with _progress() as bar:
+                task = bar.add_task("rounds", total=len(closed))
+                for round_info in reversed(closed):
+                    rows.extend(
+                        export_rows(round_info, await app.core.rounds.analysis(info, round_info))
+                    )
+                    bar.advance(task)
+            out_file.write_text(rows_to_csv(rows), "utf-8")
+            return len(rows)
+        finally:
+            await app.close()
+
+    count = _run(work)
+    out.print(f"Wrote {count} rows to {out_file}")
+
+
+# -- administration -------------------------------------------------------------------------
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations (also done automatically on start)."""
+    from storage.database import upgrade_sync
+
+    settings = _settings()
+    upgrade_sync(settings.database_url)
+    out.print("Database is up to date.")
+
+
+@research_cli.command("import")
+def research_import(
+    file: Annotated[Path, typer.Argument(help="CSV or JSON file")],
+    segment: Annotated[str | None, typer.Option(help="market segment")] = None,
+    source: Annotated[str | None, typer.Option(help="where the research came from")] = None,
+    workspace: WorkspaceOption = "console:local",
+) -> None:
+    """Import customer research (all rows or none)."""
+    words = ["research", "import", str(file.resolve())]
+    words += [f"segment:{segment}"] if segment else []
+    words += [f"source:{source}"] if source else []
+    _operator_command(shlex.join(words), workspace)
+
+
+@research_cli.command("list")
+def research_list(workspace: WorkspaceOption = "console:local") -> None:
+    """Imported studies, newest first."""
+    _operator_command("research list", workspace)
+
+
+@attributes_cli.command("list")
+def attributes_list(workspace: WorkspaceOption = "console:local") -> None:
+    """The attributes people rank."""
+    _operator_command("attributes list", workspace)
+
+
+@attributes_cli.command("add")
+def attributes_add(
+    name: str,
+    description: Annotated[str, typer.Argument()] = "",
+    workspace: WorkspaceOption = "console:local",
+) -> None:
+    """Add an attribute."""
+    _operator_command(shlex.join(["attributes", "add", name, description]), workspace)
+
+
+@attributes_cli.command("remove")
+def attributes_remove(name: str, workspace: WorkspaceOption = "console:local") -> None:
+    """Retire an attribute (answers that name it are kept)."""
+    _operator_command(shlex.join(["attributes", "remove", name]), workspace)
+
+
+@attributes_cli.command("rename")
+def attributes_rename(old: str, new: str, workspace: WorkspaceOption = "console:local") -> None:
+    """Rename an attribute."""
+    _operator_command(shlex.join(["attributes", "rename", old, new]), workspace)
+
+
+@cli.command("teams-package")
+def teams_package(
+    out_file: Annotated[Path, typer.Option("--out", help="zip to write")] = Path("alignment.zip"),
+    app_id: Annotated[str | None, typer.Option(help="bot app id (default MicrosoftAppId)")] = None,
+    domain: Annotated[str, typer.Option(help="the bot's public host name")] = "example.com",
+) -> None:
+    """Build the Microsoft Teams app package to upload."""
+    from adapters.teams import TeamsSettings, build_teams_package
+
+    chosen = app_id or TeamsSettings().app_id
+    if not chosen:
+        err.print("[red]give --app-id or set MicrosoftAppId[/red]")
+        raise typer.Exit(2)
+    build_teams_package(out_file, app_id=chosen, domain=domain)
+    out.print(f"Wrote {out_file}")
+
+
+if __name__ == "__main__":
+    main()

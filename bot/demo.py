@@ -1,0 +1,163 @@
+"""`alignment demo`: a simulated organisation runs two rounds through the console adapter.
+
+Forty-two people in four teams answer from their team's own beliefs (sampled, seeded, so
+teams really disagree); the bundled research says what customers value. Between the rounds
+the organisation "learns" a little, so the second report shows a trend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from adapters.console.port import ConsolePort
+from adapters.console.session import ConsoleSession
+from bot.app import App
+from bot.domain import WorkspaceRef
+from bot.outputs import write_report_folder
+from bot.records import RoundInfo, RoundState
+from bot.views import ReportView
+
+DEMO_WORKSPACE = WorkspaceRef("console", "demo")
+ADMIN = "demo-admin"
+
+# How strongly each team believes customers value each attribute (Plackett-Luce weights),
+# in the order of bot.defaults.DEFAULT_ATTRIBUTES. Sales thinks price; support, support;
+# engineering, product; leadership, a bit of everything.
+TEAM_BELIEFS: dict[str, tuple[int, tuple[float, ...]]] = {
+    "sales": (12, (9.0, 2.0, 2.0, 5.0, 1.5, 1.0, 1.0, 4.0)),
+    "support": (12, (2.0, 2.0, 4.0, 2.0, 9.0, 3.0, 0.5, 3.0)),
+    "engineering": (12, (1.0, 8.0, 6.0, 1.0, 1.0, 3.0, 6.0, 0.5)),
+    "leadership": (6, (4.0, 4.0, 3.0, 2.0, 2.0, 1.5, 4.0, 3.0)),
+}
+# What the research says customers value, as weights: the organisation drifts toward it.
+CUSTOMER_PULL = (2.0, 3.0, 8.0, 2.0, 7.0, 2.0, 0.5, 6.0)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    first: ReportView
+    second: ReportView
+    out: Path
+    people: int
+
+
+class DemoClock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def run_demo(
+    app: App,
+    clock: DemoClock,
+    examples: Path,
+    out: Path,
+    *,
+    seed: int = 7,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> DemoResult:
+    port = app.core.ports["console"]
+    assert isinstance(port, ConsolePort)
+    rng = np.random.default_rng(seed)
+    admin = ConsoleSession(core=app.core, port=port, user_id=ADMIN, workspace=DEMO_WORKSPACE)
+    await _expect(admin, f"/alignment research import {examples / 'research_top3.csv'}", "Imported")
+    people = await _build_organisation(app, port, admin)
+    reports = []
+    for round_number, learning in enumerate((0.0, 0.45), start=1):
+        round_info = await _open_round(app, admin)
+        await _answer_all(app, round_info, people, rng, learning, progress, round_number)
+        clock.now += timedelta(days=3)
+        reports.append(await _close(app, admin, round_info, out, round_number == 2))
+        clock.now += timedelta(days=25)
+    return DemoResult(reports[0], reports[1], out, len(people))
+
+
+async def _build_organisation(
+    app: App, port: ConsolePort, admin: ConsoleSession
+) -> list[tuple[ConsoleSession, str]]:
+    people: list[tuple[ConsoleSession, str]] = []
+    for team, (size, _) in TEAM_BELIEFS.items():
+        await _expect(admin, f"/alignment teams add {team}", "Added team")
+        names = [f"{team}-{i:02d}" for i in range(1, size + 1)]
+        for name in names:
+            session = ConsoleSession(
+                core=app.core, port=port, user_id=name, workspace=DEMO_WORKSPACE
+            )
+            await session.join()
+            people.append((session, team))
+        await _expect(admin, f"/alignment teams members {team} add {' '.join(names)}", "Team")
+    return people
+
+
+async def _open_round(app: App, admin: ConsoleSession) -> RoundInfo:
+    await _expect(admin, "/alignment poll now window:3d", "is open")
+    await app.core.idle()
+    workspace = await app.core.workspace(DEMO_WORKSPACE)
+    rounds = await app.store.list_rounds(workspace.id, state=RoundState.OPEN, limit=1)
+    return rounds[0]
+
+
+async def _answer_all(
+    app: App,
+    round_info: RoundInfo,
+    people: Sequence[tuple[ConsoleSession, str]],
+    rng: np.random.Generator,
+    learning: float,
+    progress: Callable[[str, int, int], None] | None,
+    round_number: int,
+) -> None:
+    for done, (session, team) in enumerate(people, start=1):
+        poll = await app.core.poll_for(session.user, round_info.id)
+        assert poll is not None
+        weights = _beliefs(team, learning)
+        picks = _sample_top_k(rng, weights, poll.k)
+        await _expect(session, f"answer {round_info.id} {' '.join(map(str, picks))}", "recorded")
+        if progress:
+            progress(f"round {round_number}: answers", done, len(people))
+
+
+def _beliefs(team: str, learning: float) -> np.ndarray:
+    own = np.asarray(TEAM_BELIEFS[team][1], dtype=float)
+    pull = np.asarray(CUSTOMER_PULL, dtype=float)
+    mixed: np.ndarray = (1 - learning) * own / own.sum() + learning * pull / pull.sum()
+    return mixed
+
+
+def _sample_top_k(rng: np.random.Generator, weights: np.ndarray, k: int) -> list[int]:
+    """Plackett-Luce draw: the first pick by weight, then the next among the rest."""
+    # Gumbel-max gives exactly the Plackett-Luce order in one vectorised step.
+    keys = np.log(weights) + rng.gumbel(size=weights.size)
+    return [int(i) + 1 for i in np.argsort(-keys)[:k]]  # poll options are numbered from 1
+
+
+async def _close(
+    app: App, admin: ConsoleSession, round_info: RoundInfo, out: Path, write_files: bool
+) -> ReportView:
+    await _expect(admin, f"/alignment poll close round:{round_info.id}", "is closed")
+    workspace = await app.core.workspace(DEMO_WORKSPACE)
+    closed = await app.store.get_round(workspace.id, round_info.id)
+    assert closed is not None
+    if write_files:
+        return await write_report_folder(
+            app.core.rounds, workspace, closed, out, min_group_size=app.core.settings.min_group_size
+        )
+    return await app.core.rounds.report(workspace, closed, with_chart=False)
+
+
+async def _expect(session: ConsoleSession, line: str, needle: str) -> str:
+    answer = await session.handle_line(line)
+    if needle not in answer:
+        raise RuntimeError(f"demo step '{line}' failed: {answer}")
+    return answer
+
+
+def demo_start() -> datetime:
+    """Round one opened four weeks ago, so round two closes about now."""
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(days=31)

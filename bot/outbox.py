@@ -1,0 +1,287 @@
+"""The persistent outbox: every poll, reminder, report and feedback message is a row first.
+
+Life of a message: ``pending`` → claimed (``sending``) by one worker → ``sent`` with the
+platform's message id, or back to ``pending`` after a retryable failure, or ``failed``.
+A worker killed mid-send leaves its claim; after a lease the next worker takes the claim over
+and, where the platform can tell (``ConfirmsDelivery``), first asks whether the message
+already arrived, so a crash neither loses nor doubles it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+from bot.domain import ConversationKind, ConversationRef, MessageRef, UserRef
+from bot.ports import ChatPort, DeliveryError
+from bot.records import OutboxItem, OutboxKind, WorkspaceInfo
+from bot.store import Store
+from bot.views import PollView, ReportView
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=30)
+MAX_ATTEMPTS = 8
+
+
+@runtime_checkable
+class ConfirmsDelivery(Protocol):
+    """A port that can tell whether a message with our key already reached a conversation."""
+
+    async def find_delivered(
+        self, conversation: ConversationRef, key: str
+    ) -> MessageRef | None: ...
+
+
+class RateLimiter:
+    """At most ``rate`` sends a second per platform, and a shared pause after a 429.
+
+    Pacing below the platform's limit is what keeps a large fan-out near the floor the limit
+    allows: hitting 429s costs a Retry-After each time.
+    """
+
+    def __init__(self, rate: float, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
+        self._interval = 1.0 / rate if rate > 0 else 0.0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+        self._sleep = sleep
+
+    async def wait(self) -> None:
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            now = loop.time()
+            start = max(now, self._next)
+            self._next = start + self._interval
+        if start > now:
+            await self._sleep(start - now)
+
+    def pause(self, seconds: float) -> None:
+        now = asyncio.get_running_loop().time()
+        self._next = max(self._next, now + seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Renderers:
+    """How the outbox turns a stored payload back into a view at send time."""
+
+    poll: Callable[[WorkspaceInfo, int, int], Awaitable[PollView | None]]
+    report: Callable[[WorkspaceInfo, int], Awaitable[ReportView | None]]
+
+
+class Outbox:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        ports: Mapping[str, ChatPort],
+        clock: Callable[[], datetime],
+        renderers: Renderers,
+        concurrency: int = 8,
+        rate: float = 0.0,
+        lease: timedelta = LEASE,
+    ) -> None:
+        self._store = store
+        self._ports = ports
+        self._clock = clock
+        self._renderers = renderers
+        self._concurrency = concurrency
+        self._rate = rate
+        # How long a claim may last before another worker assumes its holder died.
+        self._lease = lease
+        self._limiters: dict[str, RateLimiter] = {}
+        self.worker = f"w-{uuid.uuid4().hex[:12]}"
+        self._wake = asyncio.Event()
+        self._reports: dict[int, ReportView | None] = {}
+
+    def wake(self) -> None:
+        """New messages were queued: do not wait for the next poll interval."""
+        self._wake.set()
+
+    async def run(self, *, idle_seconds: float = 1.0) -> None:
+        """Deliver forever (until cancelled)."""
+        while True:
+            try:
+                busy = await self.drain_once()
+            except Exception:
+                log.exception("outbox round failed; trying again")
+                busy = False
+            if not busy:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), idle_seconds)
+
+    async def drain(self) -> int:
+        """Send everything that is due now; returns how many messages were handled."""
+        total = 0
+        while handled := await self.drain_once():
+            total += handled
+        return total
+
+    async def drain_once(self, batch: int = 5000) -> int:
+        """Send what is due, claiming more as sends finish, until nothing is due.
+
+        Claims are refilled whenever half the window is free, so one slow send never holds
+        back the next batch (a claim-then-wait-for-all loop idles at every batch's tail)."""
+        window = max(self._concurrency * 4, 16)
+        gate = asyncio.Semaphore(self._concurrency)
+        running: set[asyncio.Task[None]] = set()
+        handled = 0
+        self._reports.clear()
+
+        async def handle(item: OutboxItem, uncertain: bool) -> None:
+            async with gate:
+                await self._handle(item, uncertain=uncertain)
+
+        in_flight: dict[asyncio.Task[None], int] = {}
+        heartbeat = asyncio.ensure_future(self._renew_while(in_flight))
+        try:
+            while True:
+                room = min(window - len(running), batch - handled)
+                if room >= window // 2 or not running:
+                    claimed = await self._claim(room) if room > 0 else []
+                    handled += len(claimed)
+                    for item, uncertain in claimed:
+                        task = asyncio.ensure_future(handle(item, uncertain))
+                        running.add(task)
+                        in_flight[task] = item.id
+                if not running:
+                    return handled
+                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    in_flight.pop(task, None)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _renew_while(self, in_flight: Mapping[asyncio.Task[None], int]) -> None:
+        """Keep this worker's claims fresh, so nobody mistakes a slow send for a dead one."""
+        while True:
+            await asyncio.sleep(self._lease.total_seconds() / 3)
+            try:
+                await self._store.renew_claims(
+                    list(in_flight.values()), worker=self.worker, at=self._clock()
+                )
+            except Exception:
+                log.exception("renewing outbox claims failed")
+
+    async def _claim(self, limit: int) -> list[tuple[OutboxItem, bool]]:
+        now = self._clock()
+        stale = await self._store.reclaim_stale(
+            now, lease=self._lease, worker=self.worker, limit=limit
+        )
+        fresh = await self._store.claim_outbox(now, worker=self.worker, limit=limit - len(stale))
+        return [(item, True) for item in stale] + [(item, False) for item in fresh]
+
+    async def _handle(self, item: OutboxItem, *, uncertain: bool) -> None:
+        try:
+            workspace = await self._store.workspace_by_id(item.workspace_id)
+            port = self._ports.get(workspace.ref.platform)
+            if port is None:
+                raise DeliveryError(
+                    f"no {workspace.ref.platform} adapter running", retryable=True, retry_after=30
+                )
+            message = await self._deliver(item, workspace, port, uncertain=uncertain)
+        except DeliveryError as exc:
+            await self._failed(item, exc)
+            return
+        except Exception as exc:  # a bug or a vanished row must not stop the other messages
+            log.exception("outbox message %s failed", item.id)
+            await self._failed(item, DeliveryError(str(exc), retryable=False))
+            return
+        if message is not None:
+            await self._store.outbox_sent(
+                item.id,
+                conversation_id=message.conversation.conversation_id,
+                message_id=message.message_id,
+                at=self._clock(),
+                poll_of=_poll_of(item),
+            )
+
+    async def _deliver(
+        self, item: OutboxItem, workspace: WorkspaceInfo, port: ChatPort, *, uncertain: bool
+    ) -> MessageRef | None:
+        conversation = await self._conversation(item, workspace, port)
+        if uncertain and isinstance(port, ConfirmsDelivery):
+            # The last worker died mid-send: did it get through before it died?
+            found = await port.find_delivered(conversation, item.dedupe_key)
+            if found is not None:
+                return found
+        limiter = self._limiter(port.platform)
+        try:
+            return await self._send(item, workspace, port, conversation, limiter)
+        except DeliveryError as exc:
+            if exc.retry_after:
+                limiter.pause(exc.retry_after)
+            raise
+
+    def _limiter(self, platform: str) -> RateLimiter:
+        if platform not in self._limiters:
+            self._limiters[platform] = RateLimiter(self._rate)
+        return self._limiters[platform]
+
+    async def _conversation(
+        self, item: OutboxItem, workspace: WorkspaceInfo, port: ChatPort
+    ) -> ConversationRef:
+        channel = item.payload.get("channel")
+        if channel:
+            return ConversationRef(workspace.ref, str(channel), ConversationKind.CHANNEL)
+        return await port.open_dm(UserRef(workspace.ref, str(item.payload["user_id"])))
+
+    async def _send(
+        self,
+        item: OutboxItem,
+        workspace: WorkspaceInfo,
+        port: ChatPort,
+        conversation: ConversationRef,
+        limiter: RateLimiter,
+    ) -> MessageRef | None:
+        key = item.dedupe_key
+        # Each branch renders first and takes its pacing slot last, right before the post,
+        # so posts leave evenly spaced however long rendering took.
+        if item.kind is OutboxKind.TEXT:
+            await limiter.wait()
+            return await port.post_text(conversation, str(item.payload["text"]), key=key)
+        if item.kind is OutboxKind.POLL:
+            poll = await self._renderers.poll(
+                workspace, int(item.payload["round_id"]), int(item.payload["person_id"])
+            )
+            if poll is None:
+                raise DeliveryError("the round or person no longer exists", retryable=False)
+            await limiter.wait()
+            return await port.send_poll(conversation, poll, key=key)
+        report = await self._report(workspace, int(item.payload["round_id"]))
+        if report is None:
+            raise DeliveryError("the round no longer exists", retryable=False)
+        await limiter.wait()
+        return await port.post_report(conversation, report, key=key)
+
+    async def _report(self, workspace: WorkspaceInfo, round_id: int) -> ReportView | None:
+        # A round's report goes to several channels in one batch: build it once.
+        if round_id not in self._reports:
+            self._reports[round_id] = await self._renderers.report(workspace, round_id)
+        return self._reports[round_id]
+
+    async def _failed(self, item: OutboxItem, exc: DeliveryError) -> None:
+        attempts = item.attempts + 1
+        if not exc.retryable or attempts >= MAX_ATTEMPTS:
+            log.warning("outbox message %s gave up: %s", item.id, exc)
+            await self._store.outbox_failed(item.id, error=str(exc))
+            return
+        wait = exc.retry_after if exc.retry_after is not None else min(60.0, 2.0**attempts)
+        await self._store.outbox_retry(
+            item.id, not_before=self._clock() + timedelta(seconds=wait), error=str(exc)
+        )
+
+
+def _poll_of(item: OutboxItem) -> tuple[int, int] | None:
+    """(round, person) of a poll, whose invitation records where the poll went."""
+    if item.kind is not OutboxKind.POLL:
+        return None
+    return int(item.payload["round_id"]), int(item.payload["person_id"])

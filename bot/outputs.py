@@ -1,0 +1,124 @@
+"""Files the CLI writes: a report folder, an aggregate export, offline statistics."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.analytics import Analysis, GroupResult, analyse
+from bot.analytics import Settings as AnalysisSettings
+from bot.records import RoundInfo, WorkspaceInfo
+from bot.render_text import render_report_text
+from bot.research import ResearchStudy
+from bot.research_io import parse_research
+from bot.responses_io import parse_responses_csv
+from bot.rounds import RoundService
+from bot.views import ReportView
+
+
+async def write_report_folder(
+    rounds: RoundService,
+    workspace: WorkspaceInfo,
+    round_info: RoundInfo,
+    out: Path,
+    *,
+    min_group_size: int,
+    team: str | None = None,
+    segment: str | None = None,
+) -> ReportView:
+    """report.md, report.json and chart.png for one round."""
+    report = await rounds.report(workspace, round_info, team=team, segment=segment)
+    analysis = await rounds.analysis(workspace, round_info)
+    payload = {"round": round_info.id, "label": round_info.label, **analysis.to_json_dict()}
+    markdown = render_report_text(report, min_answers=min_group_size)
+    await asyncio.to_thread(_write_folder, out, markdown, payload, report.chart_png)
+    return report
+
+
+def _write_folder(out: Path, markdown: str, payload: dict[str, Any], chart: bytes | None) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.md").write_text(markdown, "utf-8")
+    (out / "report.json").write_text(json.dumps(payload, indent=2) + "\n", "utf-8")
+    if chart:
+        (out / "chart.png").write_bytes(chart)
+
+
+EXPORT_COLUMNS = (
+    "round",
+    "closed_at",
+    "group",
+    "respondents",
+    "attribute",
+    "staff_consensus_rank",
+    "staff_top_k_share",
+    "customer_top_k_share",
+)
+
+
+def export_rows(round_info: RoundInfo, analysis: Analysis) -> list[dict[str, Any]]:
+    """Aggregates only: one row per group and attribute; suppressed groups are left out."""
+    groups: list[tuple[str, GroupResult | None]] = [("all", analysis.overall)]
+    groups += sorted(analysis.teams.items())
+    rows: list[dict[str, Any]] = []
+    for name, group in groups:
+        if group is None:
+            continue
+        headline = group.headline
+        for position, attribute in enumerate(group.consensus, start=1):
+            customer = headline.customers.top_k_share.get(attribute) if headline else None
+            rows.append(
+                {
+                    "round": round_info.id,
+                    "closed_at": round_info.closed_at.isoformat() if round_info.closed_at else "",
+                    "group": name,
+                    "respondents": group.respondents,
+                    "attribute": attribute,
+                    "staff_consensus_rank": position,
+                    "staff_top_k_share": round(group.employee_top_k_share[attribute], 4),
+                    "customer_top_k_share": "" if customer is None else round(customer, 4),
+                }
+            )
+    return rows
+
+
+def rows_to_csv(rows: Sequence[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def offline_stats(
+    responses_text: str,
+    research_text: str,
+    *,
+    research_name: str,
+    segment: str | None,
+    settings: AnalysisSettings,
+) -> Analysis:
+    """Every figure from two files, no database. Raises the import errors on bad input."""
+    studies = parse_research(research_text, filename=research_name, segment=segment)
+    names = _attribute_names(studies)
+    responses = parse_responses_csv(responses_text, known_attributes=names)
+    k = max((len(r.ranking) for r in responses), default=3)
+    answers = [(r.respondent, (r.team,) if r.team else (), r.ranking) for r in responses]
+    return analyse(
+        names,
+        answers,
+        {study.segment: study for study in studies},
+        k=min(k, 3) if k < len(names) else 3,
+        settings=settings,
+    )
+
+
+def _attribute_names(studies: Sequence[ResearchStudy]) -> list[str]:
+    names: list[str] = []
+    for study in studies:
+        names.extend(a for a in study.attributes if a not in names)
+    return names

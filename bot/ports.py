@@ -1,0 +1,137 @@
+"""The ports: what the core needs from a chat platform and what adapters may call on the core.
+
+Adapters implement ``ChatPort`` and call ``CoreApi``; the core depends only on these protocols,
+so Slack, Teams and the console adapter are interchangeable and testable against each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from bot.domain import AudienceSource, ConversationRef, MessageRef, UserRef, WorkspaceRef
+from bot.events import (
+    AnswerOutcome,
+    AnswerSubmitted,
+    CommandInvoked,
+    CommandResult,
+    PersonSeen,
+    ResearchSubmitted,
+)
+from bot.views import HomeView, PollView, ReportView
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    ephemeral: bool = True  # Teams has no ephemeral messages
+    dialogs: bool = True  # modals / task modules for research import
+    images: bool = True  # can show the chart
+
+
+@dataclass(frozen=True, slots=True)
+class UserProfile:
+    user: UserRef
+    display_name: str
+    time_zone: str | None = None  # IANA name
+    is_platform_admin: bool = False
+    is_bot: bool = False
+
+
+class DeliveryError(Exception):
+    """A send failed. ``retryable`` failures (rate limits, 5xx, timeouts) may be tried again."""
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class ChatPort(Protocol):
+    """Outbound operations on one chat platform."""
+
+    @property
+    def platform(self) -> str: ...
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    async def open_dm(self, user: UserRef) -> ConversationRef: ...
+
+    # ``key`` is the outbox's id for the message: a port that can look messages up later
+    # (see bot.outbox.ConfirmsDelivery) attaches it, so a crash mid-send is not sent twice.
+    async def post_text(
+        self, conversation: ConversationRef, text: str, *, key: str | None = None
+    ) -> MessageRef: ...
+
+    async def send_poll(
+        self, conversation: ConversationRef, poll: PollView, *, key: str | None = None
+    ) -> MessageRef: ...
+
+    async def update_poll(self, message: MessageRef, poll: PollView) -> None: ...
+
+    async def post_report(
+        self, conversation: ConversationRef, report: ReportView, *, key: str | None = None
+    ) -> MessageRef: ...
+
+    async def post_ephemeral(
+        self, conversation: ConversationRef, user: UserRef, text: str
+    ) -> None: ...
+
+    async def lookup_user(self, user: UserRef) -> UserProfile: ...
+
+    async def members(self, workspace: WorkspaceRef, source: AudienceSource) -> Sequence[UserRef]:
+        """Everyone in a channel or user group, all pages read."""
+        ...
+
+
+class CoreApi(Protocol):
+    """What adapters call. Every method is safe to call twice with the same event id."""
+
+    async def handle_command(self, event: CommandInvoked) -> CommandResult: ...
+
+    async def submit_answer(self, event: AnswerSubmitted) -> AnswerOutcome: ...
+
+    async def submit_research(self, event: ResearchSubmitted) -> CommandResult: ...
+
+    async def poll_for(self, user: UserRef, round_id: int) -> PollView | None: ...
+
+    async def home_for(self, user: UserRef) -> HomeView: ...
+
+    async def person_seen(self, event: PersonSeen) -> None: ...
+
+    async def role_of(self, user: UserRef, *, is_platform_admin: bool = False) -> str: ...
+
+
+class PlatformRecords(Protocol):
+    """A small keyed JSON store for an adapter's own data (installations, conversation
+    references), kept in our database so it survives restarts and is shared by replicas."""
+
+    async def put(self, platform: str, kind: str, key: str, value: Mapping[str, Any]) -> None: ...
+
+    async def get(self, platform: str, kind: str, key: str) -> dict[str, Any] | None: ...
+
+    async def delete(self, platform: str, kind: str, key: str) -> None: ...
+
+    async def find(
+        self, platform: str, kind: str, prefix: str = ""
+    ) -> list[tuple[str, dict[str, Any]]]: ...
+
+
+class ChatAdapter(Protocol):
+    """One chat platform plugged into the server: its outbound port plus its inbound routes."""
+
+    @property
+    def port(self) -> ChatPort: ...
+
+    def add_routes(self, app: web.Application) -> None:
+        """Register the platform's HTTP endpoints (e.g. POST /slack/events) on the shared app."""
+        ...
+
+    async def start(self) -> None:
+        """Begin background work that is not HTTP (e.g. a Socket Mode connection)."""
+        ...
+
+    async def stop(self) -> None: ...

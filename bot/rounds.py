@@ -1,0 +1,485 @@
+"""The life of a round: open it for an audience, deliver the polls, close it, report, thank.
+
+Every step is safe to repeat: invitations are unique per person and round, a delivered poll
+keeps its message id (so a restart does not send it again), and closing is a conditional
+update that only one caller can win.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from bot.analytics import Analysis, analyse, customer_profile
+from bot.analytics import Settings as AnalysisSettings
+from bot.defaults import DEFAULT_QUESTION
+from bot.domain import (
+    AudienceKind,
+    AudienceSource,
+    Role,
+    WorkspaceRef,
+)
+from bot.ports import ChatPort
+from bot.records import (
+    AttributeInfo,
+    NewOutboxItem,
+    OutboxKind,
+    PersonInfo,
+    RoundInfo,
+    RoundState,
+    StudyInfo,
+    WorkspaceInfo,
+)
+from bot.render_text import render_feedback_text
+from bot.reporting import ReportInput, build_report, headline_score
+from bot.store import Store
+from bot.views import AnswerSummary, HomeView, PollOption, PollState, PollView, ReportView
+
+log = logging.getLogger(__name__)
+
+BURST_CACHE_SECONDS = 5.0
+
+
+class AudienceError(ValueError):
+    """The audience names nothing we can reach."""
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    round: RoundInfo
+    invited: int
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    round: RoundInfo
+    report: ReportView
+    respondents: int
+
+
+def parse_audience(text: str) -> AudienceSource:
+    kind, _, ref = text.partition(":")
+    try:
+        audience = AudienceSource(AudienceKind(kind.lower()), ref)
+    except ValueError as exc:
+        raise AudienceError(
+            f"unknown audience '{text}': use everyone, team:NAME, channel:ID or usergroup:ID"
+        ) from exc
+    if audience.kind is not AudienceKind.EVERYONE and not ref:
+        raise AudienceError(f"audience '{text}' needs a name after the colon")
+    return audience
+
+
+class RoundService:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        ports: Mapping[str, ChatPort],
+        clock: Callable[[], datetime],
+        analysis: AnalysisSettings,
+        notify: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._store = store
+        self._ports = ports
+        self._clock = clock
+        self._analysis = analysis
+        # Wakes the outbox when messages were queued, so nobody waits for its next poll.
+        self._notify = notify
+        self._rounds: dict[tuple[int, int], tuple[float, RoundInfo]] = {}
+        self._attributes: dict[int, tuple[float, list[AttributeInfo]]] = {}
+
+    def port_for(self, workspace: WorkspaceRef) -> ChatPort | None:
+        return self._ports.get(workspace.platform)
+
+    # -- opening --------------------------------------------------------------------------
+
+    async def open(
+        self,
+        workspace: WorkspaceInfo,
+        *,
+        audience: str,
+        window: timedelta,
+        actor: str,
+        report_channels: Sequence[str] = (),
+        schedule_id: int | None = None,
+        fire_time: datetime | None = None,
+        remind_before: timedelta | None = None,
+    ) -> Opened | None:
+        people = await self.audience_members(workspace, parse_audience(audience))
+        if not people:
+            raise AudienceError(f"nobody is in the audience '{audience}' yet")
+        now = self._clock()
+        round_info = await self._store.open_round(
+            workspace.id,
+            question=DEFAULT_QUESTION.format(k=workspace.top_k),
+            top_k=workspace.top_k,
+            audience=audience,
+            opened_at=now,
+            deadline=now + window,
+            opened_by=actor,
+            person_ids=[person.id for person in people],
+            schedule_id=schedule_id,
+            fire_time=fire_time,
+            report_channels=report_channels,
+            remind_at=now + window - remind_before if remind_before else None,
+        )
+        return None if round_info is None else Opened(round_info, len(people))
+
+    async def audience_members(
+        self, workspace: WorkspaceInfo, audience: AudienceSource
+    ) -> list[PersonInfo]:
+        if audience.kind is AudienceKind.EVERYONE:
+            return await self._store.list_people(workspace.id)
+        if audience.kind is AudienceKind.TEAM:
+            return await self._team_members(workspace, audience.ref)
+        return await self._platform_members(workspace, audience)
+
+    async def _team_members(self, workspace: WorkspaceInfo, name: str) -> list[PersonInfo]:
+        team = next(
+            (
+                t
+                for t in await self._store.list_teams(workspace.id)
+                if t.name.lower() == name.lower()
+            ),
+            None,
+        )
+        if team is None:
+            raise AudienceError(f"there is no team called '{name}'")
+        if team.linked_source:
+            # A team linked to a channel or user group takes its members from the platform,
+            # read when the round opens so joiners and leavers are current.
+            linked = await self._platform_members(workspace, parse_audience(team.linked_source))
+            await self._store.set_team_membership(
+                workspace.id, team.id, add=[p.id for p in linked], actor="sync"
+            )
+        return await self._store.team_members(team.id)
+
+    async def _platform_members(
+        self, workspace: WorkspaceInfo, audience: AudienceSource
+    ) -> list[PersonInfo]:
+        port = self.port_for(workspace.ref)
+        if port is None:
+            raise AudienceError(f"no {workspace.ref.platform} connection to read '{audience.key}'")
+        users = await port.members(workspace.ref, audience)
+        return await self._store.ensure_people(
+            workspace.id, [(user.user_id, user.display_name or "") for user in users]
+        )
+
+    # -- delivering -----------------------------------------------------------------------
+
+    async def queue_polls(self, workspace: WorkspaceInfo, round_info: RoundInfo) -> int:
+        """Put a poll for every invited person in the outbox (once each, however often called)."""
+        items = [
+            NewOutboxItem(
+                poll_key(round_info, invitation.person.id),
+                OutboxKind.POLL,
+                {
+                    "round_id": round_info.id,
+                    "person_id": invitation.person.id,
+                    "user_id": invitation.person.user_id,
+                },
+            )
+            for invitation in await self._store.invitations(round_info.id)
+        ]
+        queued = await self._store.enqueue(workspace.id, items)
+        self._notify()
+        return queued
+
+    async def poll_for_person(
+        self, workspace: WorkspaceInfo, round_id: int, person_id: int
+    ) -> PollView | None:
+        round_info = await self.round_briefly(workspace, round_id)
+        if round_info is None:
+            return None
+        attributes = await self.attributes_briefly(workspace)
+        answer = await self._store.answer_of(round_id, person_id)
+        current = tuple(str(a) for a in answer.ranking) if answer else ()
+        return self.poll_view_of(round_info, attributes, current)
+
+    async def round_briefly(self, workspace: WorkspaceInfo, round_id: int) -> RoundInfo | None:
+        """A round as read at most a few seconds ago.
+
+        A fan-out or a burst of answers names the same round thousands of times; a few
+        seconds' staleness is harmless because the answer write checks the round's state and
+        deadline in the database itself."""
+        key = (workspace.id, round_id)
+        now = time.monotonic()
+        cached = self._rounds.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        found = await self._store.get_round(workspace.id, round_id)
+        if found is not None:
+            self._rounds[key] = (now + BURST_CACHE_SECONDS, found)
+        return found
+
+    async def attributes_briefly(self, workspace: WorkspaceInfo) -> list[AttributeInfo]:
+        now = time.monotonic()
+        cached = self._attributes.get(workspace.id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        found = await self._store.list_attributes(workspace.id)
+        self._attributes[workspace.id] = (now + BURST_CACHE_SECONDS, found)
+        return found
+
+    async def report_for_round(self, workspace: WorkspaceInfo, round_id: int) -> ReportView | None:
+        round_info = await self._store.get_round(workspace.id, round_id)
+        return None if round_info is None else await self.report(workspace, round_info)
+
+    async def poll_view(
+        self, workspace: WorkspaceInfo, round_info: RoundInfo, person: PersonInfo
+    ) -> PollView:
+        attributes = await self._store.list_attributes(workspace.id)
+        answer = await self._store.answer_of(round_info.id, person.id)
+        current = tuple(str(a) for a in answer.ranking) if answer else ()
+        return self.poll_view_of(round_info, attributes, current)
+
+    def poll_view_of(
+        self, round_info: RoundInfo, attributes: Sequence[AttributeInfo], current: tuple[str, ...]
+    ) -> PollView:
+        """The poll as it stands, from what the caller already read."""
+        if not round_info.accepts_answers_at(self._clock()):
+            state = PollState.CLOSED
+        else:
+            state = PollState.ANSWERED if current else PollState.OPEN
+        return PollView(
+            round_id=round_info.id,
+            question=round_info.question,
+            options=tuple(PollOption(str(a.id), a.name, a.description) for a in attributes),
+            k=min(round_info.top_k, len(attributes)),
+            deadline=round_info.deadline,
+            state=state,
+            current=current,
+        )
+
+    # -- reminding and closing ------------------------------------------------------------
+
+    async def remind(self, workspace: WorkspaceInfo, round_info: RoundInfo) -> int:
+        """Remind, once, everyone invited who has not answered yet; returns how many."""
+        if not await self._store.mark_reminded(round_info.id, self._clock()):
+            return 0
+        text = (
+            f"Reminder: {round_info.label} closes {round_info.deadline:%Y-%m-%d %H:%M} UTC and "
+            "your answer is still missing. It takes a minute: rank what you think customers "
+            "value most."
+        )
+        items = [
+            NewOutboxItem(
+                f"remind:{round_info.id}:{person.id}",
+                OutboxKind.TEXT,
+                {"user_id": person.user_id, "text": text},
+            )
+            for person in await self._store.unanswered(round_info.id)
+        ]
+        queued = await self._store.enqueue(workspace.id, items)
+        self._notify()
+        return queued
+
+    async def close(self, workspace: WorkspaceInfo, round_info: RoundInfo) -> Closed | None:
+        """Close the round and queue its report and each respondent's feedback.
+
+        None when the round was already closed by someone else (nothing is queued twice)."""
+        if not await self._store.close_round(workspace.id, round_info.id, self._clock()):
+            return None
+        closed = await self._store.get_round(workspace.id, round_info.id)
+        assert closed is not None
+        report = await self.queue_results(workspace, closed)
+        answers = len(await self._store.answers_for_round(closed.id))
+        return Closed(closed, report, answers)
+
+    async def queue_results(self, workspace: WorkspaceInfo, round_info: RoundInfo) -> ReportView:
+        """Queue the report for the report channels and feedback for each respondent.
+
+        Safe to repeat: after a crash between closing and queueing, the scheduler calls this
+        again for every closed round not yet marked reported, and the dedupe keys hold."""
+        report = await self.report(workspace, round_info)
+        items = [
+            NewOutboxItem(
+                f"report:{round_info.id}:{channel.lstrip('#')}",
+                OutboxKind.REPORT,
+                {"round_id": round_info.id, "channel": channel.lstrip("#")},
+            )
+            for channel in round_info.report_channels
+        ]
+        items += await self._feedback_items(workspace, round_info, report)
+        await self._store.enqueue(workspace.id, items)
+        await self._store.mark_reported(round_info.id, self._clock())
+        self._notify()
+        return report
+
+    async def _feedback_items(
+        self, workspace: WorkspaceInfo, round_info: RoundInfo, report: ReportView
+    ) -> list[NewOutboxItem]:
+        names = await self._attribute_names(workspace)
+        customers = tuple(report.figures.customer_top) if report.figures else ()
+        if not customers:
+            customers = tuple(await self._customer_top(workspace, round_info))
+        answers = await self._store.answers_for_round(round_info.id)
+        invited = await self._store.invitation_count(round_info.id)
+        # A response count of a group below the minimum would hint at who answered.
+        shown = len(answers) >= self._analysis.min_group_size and invited
+        thanks = (
+            f"Thank you for taking part — {len(answers)} of {invited} people answered."
+            if shown
+            else "Thank you for taking part."
+        )
+        items = []
+        for answer in answers:
+            summary = AnswerSummary(
+                round_label=round_info.label,
+                answered_at=answer.answered_at,
+                ranking=tuple(names.get(a, str(a)) for a in answer.ranking),
+                customer_top=customers,
+                hits=None,
+            )
+            text = f"{render_feedback_text(summary)}\n{thanks}"
+            items.append(
+                NewOutboxItem(
+                    f"feedback:{round_info.id}:{answer.person_id}",
+                    OutboxKind.TEXT,
+                    {"user_id": answer.user_id, "text": text},
+                )
+            )
+        return items
+
+    # -- analysing ------------------------------------------------------------------------
+
+    async def analysis(
+        self,
+        workspace: WorkspaceInfo,
+        round_info: RoundInfo,
+        studies: Mapping[str, StudyInfo] | None = None,
+    ) -> Analysis:
+        every = await self._store.list_attributes(workspace.id, include_retired=True)
+        names = {a.id: a.name for a in every}
+        asked = [a.name for a in every if a.active]
+        answers = await self._store.answers_for_round(round_info.id)
+        rows = [
+            (str(a.person_id), a.teams, tuple(names.get(x, str(x)) for x in a.ranking))
+            for a in answers
+        ]
+        for _, _, ranking in rows:
+            asked.extend(name for name in ranking if name not in asked)
+        if studies is None:
+            studies = await self.studies_at(workspace, round_info.closed_at)
+        return analyse(
+            asked,
+            rows,
+            {(segment or None): study.to_study() for segment, study in studies.items()},
+            k=round_info.top_k,
+            settings=self._analysis,
+        )
+
+    async def studies_at(
+        self, workspace: WorkspaceInfo, moment: datetime | None
+    ) -> dict[str, StudyInfo]:
+        return await self._store.latest_studies(workspace.id, as_of=moment)
+
+    async def report(
+        self,
+        workspace: WorkspaceInfo,
+        round_info: RoundInfo,
+        *,
+        team: str | None = None,
+        segment: str | None = None,
+        with_chart: bool = True,
+    ) -> ReportView:
+        studies = await self.studies_at(workspace, round_info.closed_at)
+        analysis = await self.analysis(workspace, round_info, studies)
+        previous, history = await self._history(workspace, round_info)
+        return build_report(
+            ReportInput(
+                title="Do we know what our customers value?" + (f" — {team}" if team else ""),
+                round_label=round_info.label,
+                generated_at=self._clock(),
+                invited=await self._store.invitation_count(round_info.id),
+                analysis=analysis,
+                research_label="; ".join(s.label for s in studies.values()) or "no research yet",
+                previous=previous,
+                history=history,
+                segment=segment,
+                team=team,
+            ),
+            with_chart=with_chart,
+        )
+
+    async def _history(
+        self, workspace: WorkspaceInfo, round_info: RoundInfo
+    ) -> tuple[Analysis | None, tuple[tuple[str, int], ...]]:
+        earlier = [
+            r
+            for r in await self._store.list_rounds(workspace.id, state=RoundState.CLOSED, limit=6)
+            if r.id < round_info.id
+        ]
+        analyses = [(r, await self.analysis(workspace, r)) for r in reversed(earlier[:5])]
+        history = tuple(
+            (r.label, score) for r, a in analyses if (score := headline_score(a)) is not None
+        )
+        previous = analyses[-1][1] if analyses else None
+        return previous, history
+
+    async def _attribute_names(self, workspace: WorkspaceInfo) -> dict[int, str]:
+        every = await self._store.list_attributes(workspace.id, include_retired=True)
+        return {a.id: a.name for a in every}
+
+    # -- personal views -------------------------------------------------------------------
+
+    async def my_answers(self, workspace: WorkspaceInfo, person: PersonInfo) -> list[AnswerSummary]:
+        names = await self._attribute_names(workspace)
+        summaries: list[AnswerSummary] = []
+        for round_info, answer in await self._store.answers_of_person(workspace.id, person.id):
+            ranking = tuple(names.get(a, str(a)) for a in answer.ranking)
+            top: tuple[str, ...] = ()
+            if round_info.state is RoundState.CLOSED:
+                top = tuple(await self._customer_top(workspace, round_info))
+            hits = len(set(ranking[: round_info.top_k]) & set(top)) if top else None
+            summaries.append(
+                AnswerSummary(round_info.label, answer.answered_at, ranking, top, hits)
+            )
+        return summaries
+
+    async def _customer_top(self, workspace: WorkspaceInfo, round_info: RoundInfo) -> Sequence[str]:
+        # Customers' top k comes from research alone, so it is shown even to a person whose
+        # group was too small for a report: it reveals nothing about colleagues.
+        studies = await self.studies_at(workspace, round_info.closed_at)
+        study = studies.get("") or next(iter(studies.values()), None)
+        if study is None:
+            return ()
+        return customer_profile(study.to_study(), round_info.top_k).top(round_info.top_k)
+
+    async def home_view(self, workspace: WorkspaceInfo, person: PersonInfo, role: Role) -> HomeView:
+        mine = tuple(await self.my_answers(workspace, person))
+        is_manager = role.allows(Role.MANAGER)
+        open_rounds = await self._store.list_rounds(workspace.id, state=RoundState.OPEN, limit=1)
+        current = open_rounds[0] if open_rounds else None
+        home = HomeView(
+            user_name=person.display_name or person.user_id,
+            my_answers=mine,
+            is_manager=is_manager,
+            open_round_label=current.label if current else None,
+            open_round_deadline=current.deadline if current else None,
+        )
+        if not is_manager:
+            return home
+        return await self._manager_home(workspace, home, current)
+
+    async def _manager_home(
+        self, workspace: WorkspaceInfo, home: HomeView, current: RoundInfo | None
+    ) -> HomeView:
+        rate = None
+        if current is not None:
+            invited = await self._store.invitation_count(current.id)
+            answered = len(await self._store.answers_for_round(current.id))
+            rate = answered / invited if invited else None
+        closed = await self._store.list_rounds(workspace.id, state=RoundState.CLOSED, limit=1)
+        latest = None
+        if closed:
+            latest = (await self.report(workspace, closed[0], with_chart=False)).figures
+        return replace(home, response_rate=rate, latest=latest)
+
+
+def poll_key(round_info: RoundInfo, person_id: int) -> str:
+    return f"poll:{round_info.id}:{person_id}"

@@ -1,0 +1,285 @@
+"""The storage port: every read and write the core makes, as one protocol.
+
+``storage.sql_store.SqlStore`` implements it on SQLAlchemy; each method is one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from bot.domain import Role, WorkspaceRef
+from bot.records import (
+    AnswerRecord,
+    AnswerWrite,
+    AttributeInfo,
+    AuditInfo,
+    DueRound,
+    InvitationInfo,
+    NewOutboxItem,
+    NewSchedule,
+    OutboxItem,
+    PersonInfo,
+    RoleGrantInfo,
+    RoundInfo,
+    RoundState,
+    ScheduleInfo,
+    StudyInfo,
+    TeamInfo,
+    WorkspaceInfo,
+)
+from bot.research import ResearchStudy
+
+
+class NotFoundError(LookupError):
+    """A row named by id does not exist in this workspace."""
+
+
+class DuplicateStudyError(ValueError):
+    """The same study (same source, segment and figures) was imported before."""
+
+    def __init__(self, source: str, segment: str | None) -> None:
+        where = f" for segment '{segment}'" if segment else ""
+        super().__init__(
+            f"this research ('{source}'{where}) was already imported; nothing was saved again"
+        )
+
+
+class Store(Protocol):
+    @property
+    def dialect(self) -> str: ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> bool: ...
+
+    async def ensure_workspace(
+        self,
+        ref: WorkspaceRef,
+        *,
+        name: str = "",
+        time_zone: str = "UTC",
+        top_k: int = 3,
+        default_attributes: Sequence[tuple[str, str]] = (),
+    ) -> WorkspaceInfo: ...
+
+    async def get_workspace(self, ref: WorkspaceRef) -> WorkspaceInfo | None: ...
+
+    async def workspace_by_id(self, workspace_id: int) -> WorkspaceInfo: ...
+
+    async def ensure_person(
+        self, workspace_id: int, user_id: str, display_name: str = ""
+    ) -> PersonInfo: ...
+
+    async def find_person(self, workspace_id: int, user_id: str) -> PersonInfo | None: ...
+
+    async def ensure_people(
+        self, workspace_id: int, people: Sequence[tuple[str, str]]
+    ) -> list[PersonInfo]:
+        """Many people at once (a channel's members when a round opens), in their order.
+
+        New people are inserted in bulk; names of known people are left as they are."""
+        ...
+
+    async def person_by_id(self, workspace_id: int, person_id: int) -> PersonInfo | None: ...
+
+    async def list_people(self, workspace_id: int) -> list[PersonInfo]: ...
+
+    async def role_grants(self, workspace_id: int) -> list[RoleGrantInfo]: ...
+
+    async def set_role(
+        self, workspace_id: int, principal: str, role: Role | None, *, actor: str
+    ) -> bool:
+        """Grant ``role`` (or revoke with None). Returns whether anything changed."""
+        ...
+
+    async def list_attributes(
+        self, workspace_id: int, *, include_retired: bool = False
+    ) -> list[AttributeInfo]: ...
+
+    async def add_attribute(
+        self, workspace_id: int, name: str, description: str, *, actor: str
+    ) -> AttributeInfo: ...
+
+    async def retire_attribute(
+        self, workspace_id: int, attribute_id: int, *, actor: str
+    ) -> None: ...
+
+    async def rename_attribute(
+        self, workspace_id: int, attribute_id: int, new_name: str, *, actor: str
+    ) -> None: ...
+
+    async def list_teams(self, workspace_id: int) -> list[TeamInfo]: ...
+
+    async def add_team(
+        self, workspace_id: int, name: str, *, linked_source: str | None, actor: str
+    ) -> TeamInfo: ...
+
+    async def remove_team(self, workspace_id: int, team_id: int, *, actor: str) -> None: ...
+
+    async def set_team_membership(
+        self,
+        workspace_id: int,
+        team_id: int,
+        *,
+        add: Iterable[int] = (),
+        remove: Iterable[int] = (),
+        actor: str,
+    ) -> None: ...
+
+    async def team_members(self, team_id: int) -> list[PersonInfo]: ...
+
+    async def save_studies(
+        self, workspace_id: int, studies: Sequence[ResearchStudy], *, actor: str
+    ) -> list[StudyInfo]:
+        """All studies or none. Re-importing identical content raises DuplicateStudyError."""
+        ...
+
+    async def list_studies(self, workspace_id: int) -> list[StudyInfo]: ...
+
+    async def get_study(self, workspace_id: int, study_id: int) -> StudyInfo: ...
+
+    async def latest_studies(
+        self, workspace_id: int, *, as_of: datetime | None = None
+    ) -> dict[str, StudyInfo]:
+        """The newest study per segment ("" = all customers), as known at ``as_of``."""
+        ...
+
+    async def open_round(
+        self,
+        workspace_id: int,
+        *,
+        question: str,
+        top_k: int,
+        audience: str,
+        opened_at: datetime,
+        deadline: datetime,
+        opened_by: str,
+        person_ids: Sequence[int],
+        schedule_id: int | None = None,
+        fire_time: datetime | None = None,
+        report_channels: Sequence[str] = (),
+        remind_at: datetime | None = None,
+    ) -> RoundInfo | None:
+        """Open a round and invite people. None when this schedule already fired at that time."""
+        ...
+
+    async def get_round(self, workspace_id: int, round_id: int) -> RoundInfo | None: ...
+
+    async def list_rounds(
+        self, workspace_id: int, *, state: RoundState | None = None, limit: int = 20
+    ) -> list[RoundInfo]: ...
+
+    async def close_round(self, workspace_id: int, round_id: int, at: datetime) -> bool:
+        """Close an open round. False if it was already closed (another replica did it)."""
+        ...
+
+    async def invitations(self, round_id: int) -> list[InvitationInfo]: ...
+
+    async def invitation_count(self, round_id: int) -> int: ...
+
+    async def record_answer(
+        self,
+        round_id: int,
+        person_id: int,
+        ranking: Sequence[int],
+        *,
+        at: datetime,
+        event_id: str,
+    ) -> AnswerWrite:
+        """Store or replace one person's answer, once per event id, only while the round is
+        open and only from someone invited to it. One short transaction, three statements:
+        this is the hot path of a poll burst."""
+        ...
+
+    async def answers_for_round(self, round_id: int) -> list[AnswerRecord]: ...
+
+    async def answer_of(self, round_id: int, person_id: int) -> AnswerRecord | None: ...
+
+    async def answers_of_person(
+        self, workspace_id: int, person_id: int, *, limit: int = 10
+    ) -> list[tuple[RoundInfo, AnswerRecord]]: ...
+
+    async def forget_person(self, workspace_id: int, person_id: int, *, actor: str) -> None: ...
+
+    async def claim_event(self, event_id: str, kind: str) -> bool:
+        """True the first time an event id is seen; False for a retry or a double delivery."""
+        ...
+
+    async def add_schedule(
+        self, workspace_id: int, schedule: NewSchedule, *, actor: str
+    ) -> ScheduleInfo: ...
+
+    async def list_schedules(self, workspace_id: int | None = None) -> list[ScheduleInfo]: ...
+
+    async def set_schedule_paused(
+        self, workspace_id: int, schedule_id: int, paused: bool, *, actor: str
+    ) -> None: ...
+
+    async def remove_schedule(self, workspace_id: int, schedule_id: int, *, actor: str) -> None: ...
+
+    async def audit_log(self, workspace_id: int, *, limit: int = 50) -> list[AuditInfo]: ...
+
+    async def rounds_past_deadline(self, now: datetime) -> list[DueRound]: ...
+
+    async def rounds_to_remind(self, now: datetime) -> list[DueRound]: ...
+
+    async def rounds_to_report(self) -> list[DueRound]: ...
+
+    async def mark_reminded(self, round_id: int, at: datetime) -> bool:
+        """Claim the reminder of a round; only one caller ever gets True."""
+        ...
+
+    async def mark_reported(self, round_id: int, at: datetime) -> bool: ...
+
+    async def unanswered(self, round_id: int) -> list[PersonInfo]: ...
+
+    async def round_for_fire_time(self, schedule_id: int, fire_time: datetime) -> int | None: ...
+
+    async def enqueue(self, workspace_id: int, items: Sequence[NewOutboxItem]) -> int:
+        """Queue messages; a dedupe key already queued is skipped. Returns how many were new."""
+        ...
+
+    async def claim_outbox(self, now: datetime, *, worker: str, limit: int) -> list[OutboxItem]:
+        """Take up to ``limit`` due messages for this worker; a message goes to one worker."""
+        ...
+
+    async def reclaim_stale(
+        self, now: datetime, *, lease: timedelta, worker: str, limit: int
+    ) -> list[OutboxItem]:
+        """Messages claimed by another worker that stopped renewing its claims (it died
+        mid-send): their delivery is uncertain. A worker never takes its own claims back."""
+        ...
+
+    async def renew_claims(self, item_ids: Sequence[int], *, worker: str, at: datetime) -> None:
+        """A live worker's heartbeat: its claims stay fresh however slow a send is."""
+        ...
+
+    async def outbox_sent(
+        self,
+        item_id: int,
+        *,
+        conversation_id: str,
+        message_id: str,
+        at: datetime,
+        poll_of: tuple[int, int] | None = None,
+    ) -> None:
+        """Mark a message sent; for a poll, also record where it went (same transaction)."""
+        ...
+
+    async def outbox_retry(self, item_id: int, *, not_before: datetime, error: str) -> None: ...
+
+    async def outbox_failed(self, item_id: int, *, error: str) -> None: ...
+
+    async def outbox_counts(self) -> dict[str, int]: ...
+
+    async def put(self, platform: str, kind: str, key: str, value: Mapping[str, Any]) -> None: ...
+
+    async def get(self, platform: str, kind: str, key: str) -> dict[str, Any] | None: ...
+
+    async def delete(self, platform: str, kind: str, key: str) -> None: ...
+
+    async def find(
+        self, platform: str, kind: str, prefix: str = ""
+    ) -> list[tuple[str, dict[str, Any]]]: ...
