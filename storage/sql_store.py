@@ -1,0 +1,1219 @@
+"""The SQLAlchemy implementation of the core's ``bot.store.Store``.
+
+Each public method is one transaction: the core never holds a session across an await on a
+chat platform, so a slow Slack call cannot keep a database connection or lock busy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.domain import Role, WorkspaceRef
+from bot.records import (
+    AnswerRecord,
+    AnswerWrite,
+    AttributeInfo,
+    AuditInfo,
+    DueRound,
+    InvitationInfo,
+    NewOutboxItem,
+    NewSchedule,
+    OutboxItem,
+    OutboxKind,
+    PersonInfo,
+    RoleGrantInfo,
+    RoundInfo,
+    RoundState,
+    ScheduleInfo,
+    StudyInfo,
+    TeamInfo,
+    WorkspaceInfo,
+)
+from bot.research import ResearchForm, ResearchRow, ResearchStudy
+from bot.store import DuplicateStudyError, NotFoundError
+from storage import models as m
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqlStore:
+    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], datetime] | None = None) -> None:
+        # The core's clock stamps rows, so a test clock and "research known at close" agree.
+        self._now = clock or _now
+        self._engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    async def ping(self) -> bool:
+        try:
+            async with self._engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncSession]:
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    # -- workspaces and people ------------------------------------------------------------
+
+    async def ensure_workspace(
+        self,
+        ref: WorkspaceRef,
+        *,
+        name: str = "",
+        time_zone: str = "UTC",
+        top_k: int = 3,
+        default_attributes: Sequence[tuple[str, str]] = (),
+    ) -> WorkspaceInfo:
+        found = await self.get_workspace(ref)
+        if found is not None:
+            return found
+        try:
+            async with self._tx() as session:
+                row = m.Workspace(
+                    platform=ref.platform,
+                    external_id=ref.external_id,
+                    name=name,
+                    time_zone=time_zone,
+                    top_k=top_k,
+                    created_at=self._now(),
+                )
+                session.add(row)
+                await session.flush()
+                for position, (attr_name, description) in enumerate(default_attributes):
+                    session.add(
+                        m.Attribute(
+                            workspace_id=row.id,
+                            name=attr_name,
+                            description=description,
+                            position=position,
+                            active=True,
+                        )
+                    )
+        except IntegrityError:
+            pass  # another request or replica created it first: use theirs
+        found = await self.get_workspace(ref)
+        assert found is not None
+        return found
+
+    async def get_workspace(self, ref: WorkspaceRef) -> WorkspaceInfo | None:
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(m.Workspace).where(
+                    m.Workspace.platform == ref.platform,
+                    m.Workspace.external_id == ref.external_id,
+                )
+            )
+        return None if row is None else _workspace(row)
+
+    async def workspace_by_id(self, workspace_id: int) -> WorkspaceInfo:
+        async with self._sessions() as session:
+            row = await session.get(m.Workspace, workspace_id)
+        if row is None:
+            raise NotFoundError(f"workspace {workspace_id} not found")
+        return _workspace(row)
+
+    async def ensure_person(
+        self, workspace_id: int, user_id: str, display_name: str = ""
+    ) -> PersonInfo:
+        found = await self.find_person(workspace_id, user_id)
+        if found is not None:
+            if display_name and found.display_name != display_name:
+                async with self._tx() as session:
+                    await session.execute(
+                        update(m.Person)
+                        .where(m.Person.id == found.id)
+                        .values(display_name=display_name)
+                    )
+                return PersonInfo(found.id, found.user_id, display_name)
+            return found
+        try:
+            async with self._tx() as session:
+                session.add(
+                    m.Person(
+                        workspace_id=workspace_id,
+                        user_id=user_id,
+                        display_name=display_name,
+                        created_at=self._now(),
+                    )
+                )
+        except IntegrityError:
+            pass
+        found = await self.find_person(workspace_id, user_id)
+        assert found is not None
+        return found
+
+    async def find_person(self, workspace_id: int, user_id: str) -> PersonInfo | None:
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(m.Person).where(
+                    m.Person.workspace_id == workspace_id, m.Person.user_id == user_id
+                )
+            )
+        return None if row is None else _person(row)
+
+    async def ensure_people(
+        self, workspace_id: int, people: Sequence[tuple[str, str]]
+    ) -> list[PersonInfo]:
+        """Many people at once (a channel's members when a round opens), in their order.
+
+        New people are inserted in bulk; names of known people are left as they are."""
+        if not people:
+            return []
+        now = self._now()
+        insert_ignoring = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        ids = list(dict.fromkeys(user_id for user_id, _ in people))
+        names = dict(people)
+        found: dict[str, PersonInfo] = {}
+        async with self._tx() as session:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                rows = [
+                    {
+                        "workspace_id": workspace_id,
+                        "user_id": u,
+                        "display_name": names[u],
+                        "created_at": now,
+                    }
+                    for u in chunk
+                ]
+                await session.execute(
+                    insert_ignoring(m.Person).on_conflict_do_nothing(
+                        index_elements=["workspace_id", "user_id"]
+                    ),
+                    rows,
+                )
+                stored = await session.scalars(
+                    select(m.Person).where(
+                        m.Person.workspace_id == workspace_id, m.Person.user_id.in_(chunk)
+                    )
+                )
+                found.update((row.user_id, _person(row)) for row in stored)
+        return [found[user_id] for user_id in ids]
+
+    async def person_by_id(self, workspace_id: int, person_id: int) -> PersonInfo | None:
+        async with self._sessions() as session:
+            row = await session.get(m.Person, person_id)
+        return None if row is None or row.workspace_id != workspace_id else _person(row)
+
+    async def list_people(self, workspace_id: int) -> list[PersonInfo]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(m.Person).where(m.Person.workspace_id == workspace_id).order_by(m.Person.id)
+            )
+            return [_person(row) for row in rows]
+
+    # -- roles ----------------------------------------------------------------------------
+
+    async def role_grants(self, workspace_id: int) -> list[RoleGrantInfo]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(m.RoleGrant)
+                .where(m.RoleGrant.workspace_id == workspace_id)
+                .order_by(m.RoleGrant.principal)
+            )
+            return [
+                RoleGrantInfo(r.principal, Role(r.role), r.granted_by, r.granted_at) for r in rows
+            ]
+
+    async def set_role(
+        self, workspace_id: int, principal: str, role: Role | None, *, actor: str
+    ) -> bool:
+        """Grant ``role`` (or revoke with None). Returns whether anything changed."""
+        async with self._tx() as session:
+            row = await session.scalar(
+                select(m.RoleGrant).where(
+                    m.RoleGrant.workspace_id == workspace_id, m.RoleGrant.principal == principal
+                )
+            )
+            if role is None:
+                if row is None:
+                    return False
+                await session.delete(row)
+            elif row is None:
+                session.add(
+                    m.RoleGrant(
+                        workspace_id=workspace_id,
+                        principal=principal,
+                        role=role.value,
+                        granted_by=actor,
+                        granted_at=self._now(),
+                    )
+                )
+            elif row.role == role.value:
+                return False
+            else:
+                row.role = role.value
+                row.granted_by = actor
+                row.granted_at = self._now()
+            _audit(session, workspace_id, actor, f"role {principal} -> {role or 'none'}")
+            return True
+
+    # -- attributes -----------------------------------------------------------------------
+
+    async def list_attributes(
+        self, workspace_id: int, *, include_retired: bool = False
+    ) -> list[AttributeInfo]:
+        query = select(m.Attribute).where(m.Attribute.workspace_id == workspace_id)
+        if not include_retired:
+            query = query.where(m.Attribute.active.is_(True))
+        async with self._sessions() as session:
+            rows = await session.scalars(query.order_by(m.Attribute.position, m.Attribute.id))
+            return [_attribute(row) for row in rows]
+
+    async def add_attribute(
+        self, workspace_id: int, name: str, description: str, *, actor: str
+    ) -> AttributeInfo:
+        async with self._tx() as session:
+            row = await session.scalar(
+                select(m.Attribute).where(
+                    m.Attribute.workspace_id == workspace_id,
+                    func.lower(m.Attribute.name) == name.lower(),
+                )
+            )
+            position = await session.scalar(
+                select(func.coalesce(func.max(m.Attribute.position), -1) + 1).where(
+                    m.Attribute.workspace_id == workspace_id
+                )
+            )
+            if row is None:
+                row = m.Attribute(
+                    workspace_id=workspace_id,
+                    name=name,
+                    description=description,
+                    position=position or 0,
+                    active=True,
+                )
+                session.add(row)
+            else:  # a retired attribute comes back with its history
+                row.active = True
+                row.description = description or row.description
+                row.position = position or 0
+            _audit(session, workspace_id, actor, f"attribute added: {name}")
+            await session.flush()
+            return _attribute(row)
+
+    async def retire_attribute(self, workspace_id: int, attribute_id: int, *, actor: str) -> None:
+        async with self._tx() as session:
+            row = await _get_owned(session, m.Attribute, attribute_id, workspace_id)
+            row.active = False
+            _audit(session, workspace_id, actor, f"attribute removed: {row.name}")
+
+    async def rename_attribute(
+        self, workspace_id: int, attribute_id: int, new_name: str, *, actor: str
+    ) -> None:
+        async with self._tx() as session:
+            row = await _get_owned(session, m.Attribute, attribute_id, workspace_id)
+            _audit(session, workspace_id, actor, f"attribute renamed: {row.name} -> {new_name}")
+            row.name = new_name
+
+    # -- teams ----------------------------------------------------------------------------
+
+    async def list_teams(self, workspace_id: int) -> list[TeamInfo]:
+        counts = (
+            select(m.TeamMember.team_id, func.count().label("n"))
+            .group_by(m.TeamMember.team_id)
+            .subquery()
+        )
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(m.Team, func.coalesce(counts.c.n, 0))
+                .outerjoin(counts, counts.c.team_id == m.Team.id)
+                .where(m.Team.workspace_id == workspace_id)
+                .order_by(m.Team.name)
+            )
+            return [TeamInfo(t.id, t.name, int(n), t.linked_source) for t, n in rows.all()]
+
+    async def add_team(
+        self, workspace_id: int, name: str, *, linked_source: str | None, actor: str
+    ) -> TeamInfo:
+        async with self._tx() as session:
+            row = m.Team(workspace_id=workspace_id, name=name, linked_source=linked_source)
+            session.add(row)
+            _audit(session, workspace_id, actor, f"team added: {name}")
+            await session.flush()
+            return TeamInfo(row.id, row.name, 0, row.linked_source)
+
+    async def remove_team(self, workspace_id: int, team_id: int, *, actor: str) -> None:
+        async with self._tx() as session:
+            row = await _get_owned(session, m.Team, team_id, workspace_id)
+            _audit(session, workspace_id, actor, f"team removed: {row.name}")
+            await session.delete(row)
+
+    async def set_team_membership(
+        self,
+        workspace_id: int,
+        team_id: int,
+        *,
+        add: Iterable[int] = (),
+        remove: Iterable[int] = (),
+        actor: str,
+    ) -> None:
+        async with self._tx() as session:
+            team = await _get_owned(session, m.Team, team_id, workspace_id)
+            to_remove = list(remove)
+            if to_remove:
+                await session.execute(
+                    delete(m.TeamMember).where(
+                        m.TeamMember.team_id == team_id, m.TeamMember.person_id.in_(to_remove)
+                    )
+                )
+            existing = set(
+                await session.scalars(
+                    select(m.TeamMember.person_id).where(m.TeamMember.team_id == team_id)
+                )
+            )
+            for person_id in dict.fromkeys(add):
+                if person_id not in existing:
+                    session.add(m.TeamMember(team_id=team_id, person_id=person_id))
+            _audit(session, workspace_id, actor, f"team members changed: {team.name}")
+
+    async def team_members(self, team_id: int) -> list[PersonInfo]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(m.Person)
+                .join(m.TeamMember, m.TeamMember.person_id == m.Person.id)
+                .where(m.TeamMember.team_id == team_id)
+                .order_by(m.Person.display_name, m.Person.id)
+            )
+            return [_person(row) for row in rows]
+
+    # -- research -------------------------------------------------------------------------
+
+    async def save_studies(
+        self, workspace_id: int, studies: Sequence[ResearchStudy], *, actor: str
+    ) -> list[StudyInfo]:
+        """All studies or none. Re-importing identical content raises DuplicateStudyError."""
+        async with self._tx() as session:
+            attribute_ids = await _attribute_ids(session, workspace_id)
+            saved: list[m.Study] = []
+            for study in studies:
+                row = m.Study(
+                    workspace_id=workspace_id,
+                    source=study.source,
+                    segment=study.segment or "",
+                    form=study.form.value,
+                    conducted_on=study.conducted_on,
+                    sample_size=study.sample_size,
+                    content_hash=_study_hash(study),
+                    imported_at=self._now(),
+                    imported_by=actor,
+                )
+                session.add(row)
+                try:
+                    await session.flush()
+                except IntegrityError as exc:
+                    raise DuplicateStudyError(study.source, study.segment) from exc
+                for research_row in study.rows:
+                    session.add(
+                        m.StudyRow(
+                            study_id=row.id,
+                            attribute_id=attribute_ids[research_row.attribute.lower()],
+                            rank=research_row.rank,
+                            importance=research_row.importance,
+                            top3_count=research_row.top3_count,
+                        )
+                    )
+                saved.append(row)
+                _audit(session, workspace_id, actor, f"research imported: {study.source}")
+            await session.flush()
+            ids = [row.id for row in saved]
+        return [await self.get_study(workspace_id, study_id) for study_id in ids]
+
+    async def list_studies(self, workspace_id: int) -> list[StudyInfo]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(m.Study)
+                .where(m.Study.workspace_id == workspace_id)
+                .order_by(m.Study.imported_at.desc(), m.Study.id.desc())
+            )
+            studies = list(rows)
+            return [await _study_info(session, row) for row in studies]
+
+    async def get_study(self, workspace_id: int, study_id: int) -> StudyInfo:
+        async with self._sessions() as session:
+            row = await _get_owned(session, m.Study, study_id, workspace_id)
+            return await _study_info(session, row)
+
+    async def latest_studies(
+        self, workspace_id: int, *, as_of: datetime | None = None
+    ) -> dict[str, StudyInfo]:
+        """The newest study per segment ("" = all customers), as known at ``as_of``."""
+        latest: dict[str, StudyInfo] = {}
+        for study in await self.list_studies(workspace_id):
+            if as_of is not None and study.imported_at > as_of:
+                continue
+            current = latest.get(study.segment)
+            if current is None or _newer(study, current):
+                latest[study.segment] = study
+        return latest
+
+    # -- rounds and answers ---------------------------------------------------------------
+
+    async def open_round(
+        self,
+        workspace_id: int,
+        *,
+        question: str,
+        top_k: int,
+        audience: str,
+        opened_at: datetime,
+        deadline: datetime,
+        opened_by: str,
+        person_ids: Sequence[int],
+        schedule_id: int | None = None,
+        fire_time: datetime | None = None,
+        report_channels: Sequence[str] = (),
+        remind_at: datetime | None = None,
+    ) -> RoundInfo | None:
+        """Open a round and invite people. None when this schedule already fired at that time."""
+        try:
+            async with self._tx() as session:
+                row = m.Round(
+                    workspace_id=workspace_id,
+                    question=question,
+                    top_k=top_k,
+                    audience=audience,
+                    opened_at=opened_at,
+                    deadline=deadline,
+                    state=RoundState.OPEN.value,
+                    opened_by=opened_by,
+                    schedule_id=schedule_id,
+                    fire_time=fire_time,
+                    report_channels=list(report_channels),
+                    remind_at=remind_at,
+                )
+                session.add(row)
+                await session.flush()
+                for person_id in dict.fromkeys(person_ids):
+                    session.add(m.Invitation(round_id=row.id, person_id=person_id))
+                _audit(session, workspace_id, opened_by, f"round opened: {row.id} for {audience}")
+                await session.flush()
+                return _round(row)
+        except IntegrityError:
+            if schedule_id is None:
+                raise
+            return None
+
+    async def get_round(self, workspace_id: int, round_id: int) -> RoundInfo | None:
+        async with self._sessions() as session:
+            row = await session.get(m.Round, round_id)
+        if row is None or row.workspace_id != workspace_id:
+            return None
+        return _round(row)
+
+    async def list_rounds(
+        self, workspace_id: int, *, state: RoundState | None = None, limit: int = 20
+    ) -> list[RoundInfo]:
+        query = select(m.Round).where(m.Round.workspace_id == workspace_id)
+        if state is not None:
+            query = query.where(m.Round.state == state.value)
+        async with self._sessions() as session:
+            rows = await session.scalars(query.order_by(m.Round.id.desc()).limit(limit))
+            return [_round(row) for row in rows]
+
+    async def close_round(self, workspace_id: int, round_id: int, at: datetime) -> bool:
+        """Close an open round. False if it was already closed (another replica did it)."""
+        async with self._tx() as session:
+            result = await session.execute(
+                update(m.Round)
+                .where(
+                    m.Round.id == round_id,
+                    m.Round.workspace_id == workspace_id,
+                    m.Round.state == RoundState.OPEN.value,
+                )
+                .values(state=RoundState.CLOSED.value, closed_at=at)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    async def invitations(self, round_id: int) -> list[InvitationInfo]:
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(m.Invitation, m.Person)
+                .join(m.Person, m.Person.id == m.Invitation.person_id)
+                .where(m.Invitation.round_id == round_id)
+                .order_by(m.Invitation.id)
+            )
+            return [
+                InvitationInfo(_person(person), inv.conversation_id, inv.message_id)
+                for inv, person in rows.all()
+            ]
+
+    async def invitation_count(self, round_id: int) -> int:
+        async with self._sessions() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(m.Invitation)
+                .where(m.Invitation.round_id == round_id)
+            )
+        return int(count or 0)
+
+    async def record_answer(
+        self,
+        round_id: int,
+        person_id: int,
+        ranking: Sequence[int],
+        *,
+        at: datetime,
+        event_id: str,
+    ) -> AnswerWrite:
+        """Store or replace one person's answer, once per event id, only while the round is
+        open and only from someone invited to it. One short transaction, three statements:
+        this is the hot path of a poll burst."""
+        try:
+            async with self._tx() as session:
+                # A plain INSERT, not the ORM's unit of work: this runs once per answer.
+                await session.execute(
+                    insert(m.ProcessedEvent).values(
+                        event_id=event_id, kind="answer", processed_at=at
+                    )
+                )
+                refused = await _answer_refusal(session, round_id, person_id, at)
+                if refused is not None:
+                    # Nothing may change, but the event id must not stick: roll back.
+                    raise _Refused(refused)
+                upsert_into = pg_insert if self.dialect == "postgresql" else sqlite_insert
+                statement = upsert_into(m.Answer).values(
+                    round_id=round_id,
+                    person_id=person_id,
+                    ranking=list(ranking),
+                    answered_at=at,
+                    revisions=1,
+                )
+                upsert = statement.on_conflict_do_update(
+                    index_elements=["round_id", "person_id"],
+                    set_={
+                        "ranking": statement.excluded.ranking,
+                        "answered_at": statement.excluded.answered_at,
+                        "revisions": m.Answer.revisions + 1,
+                    },
+                ).returning(m.Answer.revisions)
+                revisions = await session.scalar(upsert)
+                return AnswerWrite.RECORDED if revisions == 1 else AnswerWrite.REPLACED
+        except _Refused as refused:
+            return refused.write
+        except IntegrityError:
+            # This event id was processed already (a retry or a double click).
+            return AnswerWrite.DUPLICATE
+
+    async def answers_for_round(self, round_id: int) -> list[AnswerRecord]:
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(m.Answer, m.Person.user_id)
+                    .join(m.Person, m.Person.id == m.Answer.person_id)
+                    .where(m.Answer.round_id == round_id)
+                    .order_by(m.Answer.id)
+                )
+            ).all()
+            teams = await _team_names_by_person(session, [answer.person_id for answer, _ in rows])
+        return [
+            AnswerRecord(
+                person_id=answer.person_id,
+                user_id=user_id,
+                ranking=tuple(int(x) for x in answer.ranking),
+                answered_at=answer.answered_at,
+                teams=tuple(teams.get(answer.person_id, ())),
+            )
+            for answer, user_id in rows
+        ]
+
+    async def answer_of(self, round_id: int, person_id: int) -> AnswerRecord | None:
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(m.Answer).where(
+                    m.Answer.round_id == round_id, m.Answer.person_id == person_id
+                )
+            )
+        if row is None:
+            return None
+        return AnswerRecord(row.person_id, "", tuple(int(x) for x in row.ranking), row.answered_at)
+
+    async def answers_of_person(
+        self, workspace_id: int, person_id: int, *, limit: int = 10
+    ) -> list[tuple[RoundInfo, AnswerRecord]]:
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(m.Round, m.Answer)
+                .join(m.Answer, m.Answer.round_id == m.Round.id)
+                .where(m.Round.workspace_id == workspace_id, m.Answer.person_id == person_id)
+                .order_by(m.Round.id.desc())
+                .limit(limit)
+            )
+            return [
+                (
+                    _round(round_row),
+                    AnswerRecord(
+                        person_id,
+                        "",
+                        tuple(int(x) for x in answer.ranking),
+                        answer.answered_at,
+                    ),
+                )
+                for round_row, answer in rows.all()
+            ]
+
+    async def forget_person(self, workspace_id: int, person_id: int, *, actor: str) -> None:
+        async with self._tx() as session:
+            person = await _get_owned(session, m.Person, person_id, workspace_id)
+            await session.delete(person)
+            _audit(session, workspace_id, actor, "person forgotten at their request")
+
+    # -- processed events -----------------------------------------------------------------
+
+    async def claim_event(self, event_id: str, kind: str) -> bool:
+        """True the first time an event id is seen; False for a retry or a double delivery."""
+        try:
+            async with self._tx() as session:
+                session.add(
+                    m.ProcessedEvent(event_id=event_id, kind=kind, processed_at=self._now())
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    # -- schedules ------------------------------------------------------------------------
+
+    async def add_schedule(
+        self, workspace_id: int, schedule: NewSchedule, *, actor: str
+    ) -> ScheduleInfo:
+        async with self._tx() as session:
+            row = m.Schedule(
+                workspace_id=workspace_id,
+                name=schedule.name,
+                when_expr=schedule.when_expr,
+                time_zone=schedule.time_zone,
+                audience=schedule.audience,
+                window_seconds=schedule.window_seconds,
+                remind_before_seconds=schedule.remind_before_seconds,
+                report_channels=list(schedule.report_channels),
+                paused=False,
+                created_by=actor,
+                created_at=self._now(),
+            )
+            session.add(row)
+            _audit(session, workspace_id, actor, f"schedule added: {schedule.name}")
+            await session.flush()
+            return _schedule(row)
+
+    async def list_schedules(self, workspace_id: int | None = None) -> list[ScheduleInfo]:
+        query = select(m.Schedule).order_by(m.Schedule.id)
+        if workspace_id is not None:
+            query = query.where(m.Schedule.workspace_id == workspace_id)
+        async with self._sessions() as session:
+            return [_schedule(row) for row in await session.scalars(query)]
+
+    async def set_schedule_paused(
+        self, workspace_id: int, schedule_id: int, paused: bool, *, actor: str
+    ) -> None:
+        async with self._tx() as session:
+            row = await _get_owned(session, m.Schedule, schedule_id, workspace_id)
+            row.paused = paused
+            _audit(
+                session,
+                workspace_id,
+                actor,
+                f"schedule {'paused' if paused else 'resumed'}: {row.name}",
+            )
+
+    async def remove_schedule(self, workspace_id: int, schedule_id: int, *, actor: str) -> None:
+        async with self._tx() as session:
+            row = await _get_owned(session, m.Schedule, schedule_id, workspace_id)
+            _audit(session, workspace_id, actor, f"schedule removed: {row.name}")
+            await session.delete(row)
+
+    # -- audit ----------------------------------------------------------------------------
+
+    async def audit_log(self, workspace_id: int, *, limit: int = 50) -> list[AuditInfo]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(m.AuditEntry)
+                .where(m.AuditEntry.workspace_id == workspace_id)
+                .order_by(m.AuditEntry.id.desc())
+                .limit(limit)
+            )
+            return [AuditInfo(row.actor, row.action, row.at) for row in rows]
+
+    # -- round timers ---------------------------------------------------------------------
+
+    async def rounds_past_deadline(self, now: datetime) -> list[DueRound]:
+        return await self._due_rounds(
+            m.Round.state == RoundState.OPEN.value, m.Round.deadline <= now
+        )
+
+    async def rounds_to_remind(self, now: datetime) -> list[DueRound]:
+        return await self._due_rounds(
+            m.Round.state == RoundState.OPEN.value,
+            m.Round.remind_at.is_not(None),
+            m.Round.remind_at <= now,
+            m.Round.reminded_at.is_(None),
+        )
+
+    async def rounds_to_report(self) -> list[DueRound]:
+        return await self._due_rounds(
+            m.Round.state == RoundState.CLOSED.value, m.Round.reported_at.is_(None)
+        )
+
+    async def _due_rounds(self, *conditions: Any) -> list[DueRound]:
+        async with self._sessions() as session:
+            rows = await session.scalars(select(m.Round).where(*conditions).order_by(m.Round.id))
+            return [DueRound(row.workspace_id, _round(row)) for row in rows]
+
+    async def mark_reminded(self, round_id: int, at: datetime) -> bool:
+        """Claim the reminder of a round; only one caller ever gets True."""
+        return await self._claim_round(round_id, m.Round.reminded_at, at)
+
+    async def mark_reported(self, round_id: int, at: datetime) -> bool:
+        return await self._claim_round(round_id, m.Round.reported_at, at)
+
+    async def _claim_round(self, round_id: int, column: Any, at: datetime) -> bool:
+        async with self._tx() as session:
+            result = await session.execute(
+                update(m.Round)
+                .where(m.Round.id == round_id, column.is_(None))
+                .values({column.key: at})
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    async def unanswered(self, round_id: int) -> list[PersonInfo]:
+        answered = select(m.Answer.person_id).where(m.Answer.round_id == round_id)
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(m.Person)
+                .join(m.Invitation, m.Invitation.person_id == m.Person.id)
+                .where(m.Invitation.round_id == round_id, m.Person.id.not_in(answered))
+                .order_by(m.Person.id)
+            )
+            return [_person(row) for row in rows]
+
+    async def round_for_fire_time(self, schedule_id: int, fire_time: datetime) -> int | None:
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(m.Round.id).where(
+                    m.Round.schedule_id == schedule_id, m.Round.fire_time == fire_time
+                )
+            )
+
+    # -- outbox ---------------------------------------------------------------------------
+
+    async def enqueue(self, workspace_id: int, items: Sequence[NewOutboxItem]) -> int:
+        """Queue messages; a dedupe key already queued is skipped. Returns how many were new."""
+        if not items:
+            return 0
+        now = self._now()
+        rows = [
+            {
+                "workspace_id": workspace_id,
+                "dedupe_key": item.dedupe_key,
+                "kind": item.kind.value,
+                "payload": item.payload,
+                "state": "pending",
+                "attempts": 0,
+                "not_before": now,
+                "created_at": now,
+            }
+            for item in items
+        ]
+        insert_ignoring = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        keys = [row["dedupe_key"] for row in rows]
+        async with self._tx() as session:
+            existing = 0
+            for start in range(0, len(rows), 500):
+                existing += len(
+                    list(
+                        await session.scalars(
+                            select(m.OutboxMessage.dedupe_key).where(
+                                m.OutboxMessage.dedupe_key.in_(keys[start : start + 500])
+                            )
+                        )
+                    )
+                )
+                # The unique key, not the count above, is what keeps a message single when
+                # two replicas queue the same thing at once.
+                statement = insert_ignoring(m.OutboxMessage).on_conflict_do_nothing(
+                    index_elements=["dedupe_key"]
+                )
+                await session.execute(statement, rows[start : start + 500])
+        return len(rows) - existing
+
+    async def claim_outbox(self, now: datetime, *, worker: str, limit: int) -> list[OutboxItem]:
+        """Take up to ``limit`` due messages for this worker; a message goes to one worker."""
+        async with self._tx() as session:
+            ids = list(
+                await session.scalars(
+                    select(m.OutboxMessage.id)
+                    .where(m.OutboxMessage.state == "pending", m.OutboxMessage.not_before <= now)
+                    .order_by(m.OutboxMessage.id)
+                    .limit(limit)
+                )
+            )
+            if not ids:
+                return []
+            rows = await session.scalars(
+                update(m.OutboxMessage)
+                .where(m.OutboxMessage.id.in_(ids), m.OutboxMessage.state == "pending")
+                .values(state="sending", claimed_by=worker, claimed_at=now)
+                .returning(m.OutboxMessage)
+            )
+            return sorted((_outbox(row) for row in rows), key=lambda item: item.id)
+
+    async def reclaim_stale(
+        self, now: datetime, *, lease: timedelta, worker: str, limit: int
+    ) -> list[OutboxItem]:
+        """Messages claimed by another worker that stopped renewing its claims (it died
+        mid-send): their delivery is uncertain. A worker never takes its own claims back."""
+        cutoff = now - lease
+        async with self._tx() as session:
+            rows = await session.scalars(
+                update(m.OutboxMessage)
+                .where(
+                    m.OutboxMessage.id.in_(
+                        select(m.OutboxMessage.id)
+                        .where(
+                            m.OutboxMessage.state == "sending",
+                            m.OutboxMessage.claimed_at < cutoff,
+                            m.OutboxMessage.claimed_by != worker,
+                        )
+                        .order_by(m.OutboxMessage.id)
+                        .limit(limit)
+                        .scalar_subquery()
+                    ),
+                    m.OutboxMessage.state == "sending",
+                    m.OutboxMessage.claimed_at < cutoff,
+                    m.OutboxMessage.claimed_by != worker,
+                )
+                .values(claimed_by=worker, claimed_at=now)
+                .returning(m.OutboxMessage)
+            )
+            return sorted((_outbox(row) for row in rows), key=lambda item: item.id)
+
+    async def renew_claims(self, item_ids: Sequence[int], *, worker: str, at: datetime) -> None:
+        """A live worker's heartbeat: its claims stay fresh however slow a send is."""
+        if not item_ids:
+            return
+        async with self._tx() as session:
+            await session.execute(
+                update(m.OutboxMessage)
+                .where(
+                    m.OutboxMessage.id.in_(list(item_ids)),
+                    m.OutboxMessage.claimed_by == worker,
+                    m.OutboxMessage.state == "sending",
+                )
+                .values(claimed_at=at)
+            )
+
+    async def outbox_sent(
+        self,
+        item_id: int,
+        *,
+        conversation_id: str,
+        message_id: str,
+        at: datetime,
+        poll_of: tuple[int, int] | None = None,
+    ) -> None:
+        """Mark a message sent; for a poll, also record where it went (same transaction)."""
+        async with self._tx() as session:
+            if poll_of is not None:
+                round_id, person_id = poll_of
+                await session.execute(
+                    update(m.Invitation)
+                    .where(m.Invitation.round_id == round_id, m.Invitation.person_id == person_id)
+                    .values(conversation_id=conversation_id, message_id=message_id)
+                )
+            await session.execute(
+                update(m.OutboxMessage)
+                .where(m.OutboxMessage.id == item_id)
+                .values(
+                    state="sent",
+                    sent_at=at,
+                    conversation_id=conversation_id,
+                    message_id=message_id,
+                    last_error=None,
+                )
+            )
+
+    async def outbox_retry(self, item_id: int, *, not_before: datetime, error: str) -> None:
+        async with self._tx() as session:
+            await session.execute(
+                update(m.OutboxMessage)
+                .where(m.OutboxMessage.id == item_id)
+                .values(
+                    state="pending",
+                    not_before=not_before,
+                    attempts=m.OutboxMessage.attempts + 1,
+                    last_error=error[:2000],
+                    claimed_by=None,
+                    claimed_at=None,
+                )
+            )
+
+    async def outbox_failed(self, item_id: int, *, error: str) -> None:
+        async with self._tx() as session:
+            await session.execute(
+                update(m.OutboxMessage)
+                .where(m.OutboxMessage.id == item_id)
+                .values(
+                    state="failed", last_error=error[:2000], attempts=m.OutboxMessage.attempts + 1
+                )
+            )
+
+    async def outbox_counts(self) -> dict[str, int]:
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(m.OutboxMessage.state, func.count()).group_by(m.OutboxMessage.state)
+            )
+            return {state: int(count) for state, count in rows.all()}
+
+    # -- adapters' own records (bot.ports.PlatformRecords) -----------------------------------
+
+    async def put(self, platform: str, kind: str, key: str, value: Mapping[str, Any]) -> None:
+        async with self._tx() as session:
+            row = await session.get(m.PlatformRecord, (platform, kind, key))
+            if row is None:
+                session.add(
+                    m.PlatformRecord(
+                        platform=platform,
+                        kind=kind,
+                        key=key,
+                        value=dict(value),
+                        updated_at=self._now(),
+                    )
+                )
+            else:
+                row.value = dict(value)
+                row.updated_at = self._now()
+
+    async def get(self, platform: str, kind: str, key: str) -> dict[str, Any] | None:
+        async with self._sessions() as session:
+            row = await session.get(m.PlatformRecord, (platform, kind, key))
+        return None if row is None else dict(row.value)
+
+    async def delete(self, platform: str, kind: str, key: str) -> None:
+        async with self._tx() as session:
+            await session.execute(
+                delete(m.PlatformRecord).where(
+                    m.PlatformRecord.platform == platform,
+                    m.PlatformRecord.kind == kind,
+                    m.PlatformRecord.key == key,
+                )
+            )
+
+    async def find(
+        self, platform: str, kind: str, prefix: str = ""
+    ) -> list[tuple[str, dict[str, Any]]]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(m.PlatformRecord)
+                .where(
+                    m.PlatformRecord.platform == platform,
+                    m.PlatformRecord.kind == kind,
+                    m.PlatformRecord.key.startswith(prefix, autoescape=True),
+                )
+                .order_by(m.PlatformRecord.key)
+            )
+            return [(row.key, dict(row.value)) for row in rows]
+
+
+async def _answer_refusal(
+    session: AsyncSession, round_id: int, person_id: int, at: datetime
+) -> AnswerWrite | None:
+    invitation = (
+        select(m.Invitation.id)
+        .where(m.Invitation.round_id == round_id, m.Invitation.person_id == person_id)
+        .scalar_subquery()
+    )
+    query = select(m.Round.state, m.Round.deadline, invitation).where(m.Round.id == round_id)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        # Shared lock: answers do not wait for each other, only for a concurrent close.
+        query = query.with_for_update(read=True, of=m.Round)
+    row = (await session.execute(query)).first()
+    if row is None or row.state != RoundState.OPEN.value or at >= row.deadline:
+        return AnswerWrite.CLOSED
+    if row[2] is None:
+        return AnswerWrite.NOT_INVITED
+    return None
+
+
+class _Refused(Exception):
+    def __init__(self, write: AnswerWrite) -> None:
+        super().__init__(write.value)
+        self.write = write
+
+
+def _audit(session: AsyncSession, workspace_id: int, actor: str, action: str) -> None:
+    # The column holds 200 characters; names inside an action come from users.
+    session.add(
+        m.AuditEntry(workspace_id=workspace_id, actor=actor[:160], action=action[:200], at=_now())
+    )
+
+
+_ROW_NAMES = {
+    "attributes": "attribute",
+    "teams": "team",
+    "studies": "study",
+    "schedules": "schedule",
+    "people": "person",
+}
+_Owned = TypeVar("_Owned", m.Attribute, m.Team, m.Study, m.Schedule, m.Person)
+
+
+async def _get_owned(
+    session: AsyncSession, model: type[_Owned], row_id: int, workspace_id: int
+) -> _Owned:
+    row = await session.get(model, row_id)
+    if row is None or row.workspace_id != workspace_id:
+        raise NotFoundError(f"there is no {_ROW_NAMES[model.__tablename__]} {row_id}")
+    return row
+
+
+async def _attribute_ids(session: AsyncSession, workspace_id: int) -> dict[str, int]:
+    rows = await session.execute(
+        select(m.Attribute.name, m.Attribute.id).where(m.Attribute.workspace_id == workspace_id)
+    )
+    return {name.lower(): attribute_id for name, attribute_id in rows.all()}
+
+
+async def _team_names_by_person(
+    session: AsyncSession, person_ids: Sequence[int]
+) -> dict[int, list[str]]:
+    result: dict[int, list[str]] = {}
+    if not person_ids:
+        return result
+    rows = await session.execute(
+        select(m.TeamMember.person_id, m.Team.name)
+        .join(m.Team, m.Team.id == m.TeamMember.team_id)
+        .order_by(m.Team.name)
+    )
+    wanted = set(person_ids)
+    for person_id, name in rows.all():
+        if person_id in wanted:
+            result.setdefault(person_id, []).append(name)
+    return result
+
+
+async def _study_info(session: AsyncSession, row: m.Study) -> StudyInfo:
+    rows = await session.execute(
+        select(m.StudyRow, m.Attribute.name)
+        .join(m.Attribute, m.Attribute.id == m.StudyRow.attribute_id)
+        .where(m.StudyRow.study_id == row.id)
+        .order_by(m.StudyRow.id)
+    )
+    return StudyInfo(
+        id=row.id,
+        source=row.source,
+        segment=row.segment,
+        form=ResearchForm(row.form),
+        conducted_on=row.conducted_on,
+        sample_size=row.sample_size,
+        imported_at=row.imported_at,
+        rows=tuple(
+            ResearchRow(name, rank=r.rank, importance=r.importance, top3_count=r.top3_count)
+            for r, name in rows.all()
+        ),
+    )
+
+
+def _newer(a: StudyInfo, b: StudyInfo) -> bool:
+    """A study conducted later wins; the import time breaks ties and undated studies."""
+    a_key = (a.conducted_on.toordinal() if a.conducted_on else 0, a.imported_at, a.id)
+    b_key = (b.conducted_on.toordinal() if b.conducted_on else 0, b.imported_at, b.id)
+    return a_key > b_key
+
+
+def _study_hash(study: ResearchStudy) -> str:
+    payload = {
+        "source": study.source,
+        "segment": study.segment or "",
+        "form": study.form.value,
+        "conducted_on": study.conducted_on.isoformat() if study.conducted_on else None,
+        "sample_size": study.sample_size,
+        "rows": sorted(
+            [r.attribute.lower(), r.rank, r.importance, r.top3_count] for r in study.rows
+        ),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _workspace(row: m.Workspace) -> WorkspaceInfo:
+    return WorkspaceInfo(
+        id=row.id,
+        ref=WorkspaceRef(row.platform, row.external_id),
+        name=row.name,
+        time_zone=row.time_zone,
+        top_k=row.top_k,
+    )
+
+
+def _person(row: m.Person) -> PersonInfo:
+    return PersonInfo(row.id, row.user_id, row.display_name)
+
+
+def _attribute(row: m.Attribute) -> AttributeInfo:
+    return AttributeInfo(row.id, row.name, row.description, row.active)
+
+
+def _round(row: m.Round) -> RoundInfo:
+    return RoundInfo(
+        id=row.id,
+        question=row.question,
+        top_k=row.top_k,
+        audience=row.audience,
+        opened_at=row.opened_at,
+        deadline=row.deadline,
+        state=RoundState(row.state),
+        closed_at=row.closed_at,
+        schedule_id=row.schedule_id,
+        report_channels=tuple(str(c) for c in row.report_channels or ()),
+        remind_at=row.remind_at,
+    )
+
+
+def _outbox(row: m.OutboxMessage) -> OutboxItem:
+    return OutboxItem(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        dedupe_key=row.dedupe_key,
+        kind=OutboxKind(row.kind),
+        payload=dict(row.payload),
+        attempts=row.attempts,
+        claimed_at=row.claimed_at,
+    )
+
+
+def _schedule(row: m.Schedule) -> ScheduleInfo:
+    return ScheduleInfo(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        name=row.name,
+        when_expr=row.when_expr,
+        time_zone=row.time_zone,
+        audience=row.audience,
+        window_seconds=row.window_seconds,
+        remind_before_seconds=row.remind_before_seconds,
+        report_channels=tuple(str(c) for c in row.report_channels or ()),
+        paused=row.paused,
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
