@@ -1,0 +1,154 @@
+"""SlackAdapter: bolt's AsyncApp behind our own request checks, on the shared aiohttp app."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+
+from adapters.slack import hygiene
+from adapters.slack.client import SlackApi, make_client
+from adapters.slack.inbound import SlackInbound
+from adapters.slack.port import SlackPort
+from adapters.slack.scopes import bot_scopes
+from adapters.slack.settings import SlackSettings, secret
+from adapters.slack.stores import RecordsInstallationStore, RecordsOAuthStateStore
+from bot.ports import ChatPort, CoreApi, DeliveryError, PlatformRecords
+
+EVENTS_PATH: Final = "/slack/events"
+INSTALL_PATH: Final = "/slack/install"
+REDIRECT_PATH: Final = "/slack/oauth_redirect"
+
+_log = logging.getLogger(__name__)
+
+
+class SlackSettingsError(ValueError):
+    pass
+
+
+class SlackAdapter:
+    def __init__(self, *, settings: SlackSettings, core: CoreApi, records: PlatformRecords) -> None:
+        if not settings.configured:
+            raise SlackSettingsError("Slack is not configured; set " + "; ".join(settings.missing))
+        self._settings = settings
+        self._installations = RecordsInstallationStore(records)
+        self._api = SlackApi(base_url=settings.SLACK_API_URL, token_for=self._token_for)
+        self._port = SlackPort(self._api)
+        # Socket Mode alone has no signing secret and no HTTP endpoint to verify.
+        self._signing_secret = secret(settings.SLACK_SIGNING_SECRET)
+        self._recent = hygiene.RecentIds()
+        self._app = self._build_app(records)
+        SlackInbound(core=core, port=self._port, api=self._api).register(self._app)
+        self._socket: AsyncSocketModeHandler | None = None
+
+    @property
+    def port(self) -> ChatPort:
+        return self._port
+
+    @property
+    def bolt_app(self) -> AsyncApp:
+        return self._app
+
+    def _build_app(self, records: PlatformRecords) -> AsyncApp:
+        s = self._settings
+        if not s.oauth_enabled:
+            client = make_client(s.SLACK_API_URL, secret(s.SLACK_BOT_TOKEN))
+            return AsyncApp(
+                name="alignment-bot",
+                client=client,
+                signing_secret=secret(s.SLACK_SIGNING_SECRET),
+                # Socket Mode envelopes are not signed; HTTP is checked in handle_events too.
+                request_verification_enabled=bool(self._signing_secret),
+            )
+        oauth = AsyncOAuthSettings(
+            client_id=s.SLACK_CLIENT_ID,
+            client_secret=secret(s.SLACK_CLIENT_SECRET),
+            scopes=bot_scopes(),
+            install_path=INSTALL_PATH,
+            redirect_uri_path=REDIRECT_PATH,
+            installation_store=self._installations,
+            state_store=RecordsOAuthStateStore(records),
+        )
+        return AsyncApp(
+            name="alignment-bot",
+            client=make_client(s.SLACK_API_URL),
+            signing_secret=secret(s.SLACK_SIGNING_SECRET),
+            installation_store=self._installations,
+            oauth_settings=oauth,
+            request_verification_enabled=bool(self._signing_secret),
+        )
+
+    async def _token_for(self, team_id: str) -> str:
+        """The bot token of a workspace: its OAuth installation, else the single-workspace one."""
+        if self._settings.oauth_enabled:
+            bot = await self._installations.async_find_bot(enterprise_id=None, team_id=team_id)
+            if bot is not None and bot.bot_token:
+                return bot.bot_token
+        if self._settings.SLACK_BOT_TOKEN is not None:
+            return secret(self._settings.SLACK_BOT_TOKEN)
+        raise DeliveryError(f"the Slack workspace {team_id} is not installed", retryable=False)
+
+    def add_routes(self, app: web.Application) -> None:
+        if bool(self._signing_secret):
+            app.router.add_post(EVENTS_PATH, self.handle_events)
+        if self._settings.oauth_enabled:
+            app.router.add_get(INSTALL_PATH, self.handle_install)
+            app.router.add_get(REDIRECT_PATH, self.handle_oauth_redirect)
+
+    async def handle_events(self, request: web.Request) -> web.StreamResponse:
+        if (request.content_length or 0) > hygiene.MAX_BODY_BYTES:
+            return _error(413, "request body too large")
+        body = await request.read()
+        if not self._signing_secret or not hygiene.check_signature(
+            self._signing_secret, body, request.headers
+        ):
+            return _error(401, "invalid or stale signature")
+        problem = hygiene.check_shape(request.content_type, body)
+        if problem is not None:
+            return _error(problem.status, problem.error)
+        event_id = hygiene.event_id_of(request.content_type, body)
+        if event_id is not None and not self._recent.add(event_id):
+            # A retry (X-Slack-Retry-Num) of an event we already took: ack, do not rerun.
+            return web.Response(status=200, headers={"X-Slack-No-Retry": "1"})
+        response = await to_aiohttp_response(
+            await self._app.async_dispatch(await to_bolt_request(request))
+        )
+        if event_id is not None and response.status >= 300:
+            self._recent.forget(event_id)  # let Slack's retry through: this one failed
+        return response
+
+    async def handle_install(self, request: web.Request) -> web.StreamResponse:
+        flow = self._app.oauth_flow
+        assert flow is not None  # the route exists only with OAuth
+        return await to_aiohttp_response(
+            await flow.handle_installation(await to_bolt_request(request))
+        )
+
+    async def handle_oauth_redirect(self, request: web.Request) -> web.StreamResponse:
+        flow = self._app.oauth_flow
+        assert flow is not None
+        return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
+
+    async def start(self) -> None:
+        if self._settings.SLACK_APP_TOKEN is None:
+            return  # HTTP mode: Slack calls the routes, nothing to start
+        self._socket = AsyncSocketModeHandler(
+            self._app, app_token=secret(self._settings.SLACK_APP_TOKEN)
+        )
+        await self._socket.connect_async()  # type: ignore[no-untyped-call]  # bolt: untyped
+        _log.info("Slack Socket Mode connected")
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
+        await self._api.close()
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"ok": False, "error": message}, status=status)

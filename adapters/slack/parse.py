@@ -1,0 +1,133 @@
+"""Pure readers of Slack payloads: ids, the ranking in a submitted modal, modal metadata."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from adapters.slack import render
+from bot.domain import ConversationKind, ConversationRef, MessageRef, UserRef, WorkspaceRef
+from bot.render_text import ordinal
+
+PLATFORM = "slack"
+
+
+def workspace(team_id: str) -> WorkspaceRef:
+    return WorkspaceRef(PLATFORM, team_id)
+
+
+def team_of(body: dict[str, Any]) -> str:
+    """Interaction payloads carry the team in ``team.id`` (or ``user.team_id``)."""
+    team = body.get("team") or {}
+    return str(team.get("id") or (body.get("user") or {}).get("team_id") or "")
+
+
+def user_of(body: dict[str, Any]) -> UserRef:
+    user = body.get("user") or {}
+    return UserRef(workspace(team_of(body)), str(user["id"]), user.get("name"))
+
+
+def digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def command_conversation(command: dict[str, Any]) -> ConversationRef:
+    kind = (
+        ConversationKind.DM
+        if command.get("channel_name") == "directmessage"
+        else ConversationKind.CHANNEL
+    )
+    return ConversationRef(workspace(str(command["team_id"])), str(command["channel_id"]), kind)
+
+
+def command_event_id(command: dict[str, Any]) -> str:
+    """trigger_id is unique per invocation; without it, hash what identifies the call."""
+    trigger = command.get("trigger_id")
+    if trigger:
+        return f"slack:command:{trigger}"
+    fields = ("team_id", "user_id", "channel_id", "text", "response_url")
+    return "slack:command:" + digest(*(str(command.get(f, "")) for f in fields))
+
+
+@dataclass(frozen=True, slots=True)
+class PollMeta:
+    """Kept in the modal's private_metadata: which round and which DM message to update."""
+
+    round_id: int
+    k: int
+    channel: str
+    ts: str
+
+    def encode(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, raw: str) -> PollMeta | None:
+        try:
+            data = json.loads(raw)
+            return cls(int(data["round_id"]), int(data["k"]), str(data["channel"]), str(data["ts"]))
+        except (ValueError, TypeError, KeyError):
+            return None
+
+    def message(self, team_id: str) -> MessageRef:
+        conversation = ConversationRef(workspace(team_id), self.channel, ConversationKind.DM)
+        return MessageRef(conversation, self.ts)
+
+
+def round_of_button(action: dict[str, Any]) -> int | None:
+    try:
+        return int(json.loads(str(action.get("value", "")))["round_id"])
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def read_ranking(values: dict[str, Any], k: int) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The picks best first, or errors keyed by block_id for ``response_action: errors``."""
+    ranking: list[str] = []
+    errors: dict[str, str] = {}
+    for position in range(1, k + 1):
+        block_id = render.rank_block_id(position)
+        selected = ((values.get(block_id) or {}).get(render.CHOICE_ACTION) or {}).get(
+            "selected_option"
+        ) or {}
+        value = selected.get("value")
+        if not value:
+            errors[block_id] = f"Pick your {ordinal(position)} choice."
+        elif value in ranking:
+            earlier = ordinal(ranking.index(value) + 1)
+            errors[block_id] = f"Already your {earlier} choice: pick a different one."
+        else:
+            ranking.append(str(value))
+    return tuple(ranking), errors
+
+
+def answer_event_id(view: dict[str, Any], ranking: tuple[str, ...]) -> str:
+    """The same modal submitted twice with the same picks gives the same id (one answer)."""
+    return f"slack:view:{view['id']}:{digest(*ranking)}"
+
+
+@dataclass(frozen=True, slots=True)
+class ResearchForm:
+    text: str
+    file: dict[str, Any] | None
+    segment: str | None
+    source: str | None
+
+
+def read_research(values: dict[str, Any]) -> ResearchForm:
+    def text_of(block_id: str) -> str:
+        value = ((values.get(block_id) or {}).get(block_id) or {}).get("value")
+        return str(value or "").strip()
+
+    files = ((values.get(render.RESEARCH_FILE) or {}).get(render.RESEARCH_FILE) or {}).get(
+        "files"
+    ) or []
+    first = files[0] if files and isinstance(files[0], dict) else None
+    return ResearchForm(
+        text=text_of(render.RESEARCH_TEXT),
+        file=first,
+        segment=text_of(render.RESEARCH_SEGMENT) or None,
+        source=text_of(render.RESEARCH_SOURCE) or None,
+    )

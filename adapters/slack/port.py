@@ -1,0 +1,249 @@
+"""SlackPort: the core's outbound ChatPort, one Web API call (or a few) per operation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any, Final
+
+from adapters.slack import render
+from adapters.slack.client import SlackApi
+from bot.domain import (
+    AudienceKind,
+    AudienceSource,
+    ConversationKind,
+    ConversationRef,
+    MessageRef,
+    UserRef,
+    WorkspaceRef,
+)
+from bot.ports import Capabilities, DeliveryError, UserProfile
+from bot.views import PollView, ReportView
+
+PLATFORM: Final = "slack"
+PAGE_SIZE: Final = 200
+PROFILE_TTL_SECONDS: Final = 600.0
+LOOKUP_CONCURRENCY: Final = 8  # users.info is Tier 4; a few at a time keeps us below it
+SLACKBOT: Final = "USLACKBOT"
+
+_log = logging.getLogger(__name__)
+
+METADATA_EVENT = "alignment_outbox"
+DM_CACHE_SIZE = 200_000
+USERS_LIST_FROM = 200  # audiences larger than this read users.list once instead
+HISTORY_PAGE = 100
+
+
+class SlackPort:
+    def __init__(self, api: SlackApi, *, profile_ttl: float = PROFILE_TTL_SECONDS) -> None:
+        self._api = api
+        self._ttl = profile_ttl
+        self._profiles: dict[str, tuple[float, UserProfile]] = {}
+        self._dms: dict[str, ConversationRef] = {}
+
+    @property
+    def platform(self) -> str:
+        return PLATFORM
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(ephemeral=True, dialogs=True, images=True)
+
+    async def open_dm(self, user: UserRef) -> ConversationRef:
+        # A person's DM channel with the bot never changes: ask Slack once per process.
+        known = self._dms.get(user.key)
+        if known is not None:
+            return known
+        team = user.workspace.external_id
+        data = await self._api.call(team, "conversations.open", users=user.user_id)
+        channel_id = str(data["channel"]["id"])
+        conversation = ConversationRef(user.workspace, channel_id, ConversationKind.DM)
+        if len(self._dms) >= DM_CACHE_SIZE:
+            self._dms.clear()
+        self._dms[user.key] = conversation
+        return conversation
+
+    async def post_text(
+        self, conversation: ConversationRef, text: str, *, key: str | None = None
+    ) -> MessageRef:
+        return await self._post(conversation, text=text, **_metadata(key))
+
+    async def send_poll(
+        self, conversation: ConversationRef, poll: PollView, *, key: str | None = None
+    ) -> MessageRef:
+        text, blocks = render.poll_message(poll)
+        return await self._post(conversation, text=text, blocks=blocks, **_metadata(key))
+
+    async def find_delivered(self, conversation: ConversationRef, key: str) -> MessageRef | None:
+        """The message our outbox sent with ``key``, if it reached the conversation.
+
+        The key rides along as Slack message metadata, which conversations.history returns
+        with include_all_metadata; the bot's DMs and report channels are short, so the newest
+        page is enough."""
+        data = await self._api.call(
+            conversation.workspace.external_id,
+            "conversations.history",
+            channel=conversation.conversation_id,
+            limit=HISTORY_PAGE,
+            include_all_metadata=True,
+        )
+        for message in data.get("messages") or []:
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("key") == key:
+                return MessageRef(conversation, str(message["ts"]))
+        return None
+
+    async def update_poll(
+        self, message: MessageRef, poll: PollView, notice: str | None = None
+    ) -> None:
+        text, blocks = render.poll_message(poll, notice)
+        conversation = message.conversation
+        await self._api.call(
+            conversation.workspace.external_id,
+            "chat.update",
+            channel=conversation.conversation_id,
+            ts=message.message_id,
+            text=text,
+            blocks=blocks,
+        )
+
+    async def post_report(
+        self, conversation: ConversationRef, report: ReportView, *, key: str | None = None
+    ) -> MessageRef:
+        text, blocks = render.report_blocks(report)
+        posted = await self._post(conversation, text=text, blocks=blocks, **_metadata(key))
+        if report.chart_png:
+            await self._upload_chart(posted, report)
+        return posted
+
+    async def _upload_chart(self, summary: MessageRef, report: ReportView) -> None:
+        assert report.chart_png is not None
+        conversation = summary.conversation
+        try:
+            await self._api.upload_file(
+                conversation.workspace.external_id,
+                channel=conversation.conversation_id,
+                thread_ts=summary.message_id,
+                data=report.chart_png,
+                filename="alignment-report.png",
+                title=report.title,
+            )
+        except DeliveryError as error:
+            # The summary is already out; raising would make the outbox post it twice.
+            _log.warning("chart upload failed: %s", error)
+            await self._post(
+                conversation,
+                text="(The chart could not be uploaded.)",
+                thread_ts=summary.message_id,
+            )
+
+    async def post_ephemeral(self, conversation: ConversationRef, user: UserRef, text: str) -> None:
+        await self._api.call(
+            conversation.workspace.external_id,
+            "chat.postEphemeral",
+            channel=conversation.conversation_id,
+            user=user.user_id,
+            text=text,
+        )
+
+    async def lookup_user(self, user: UserRef) -> UserProfile:
+        cached = self._profiles.get(user.key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        data = await self._api.call(user.workspace.external_id, "users.info", user=user.user_id)
+        return self._remember(user.workspace, data["user"])
+
+    def _remember(self, workspace: WorkspaceRef, member: dict[str, Any]) -> UserProfile:
+        profile = profile_from(workspace, member)
+        self._profiles[profile.user.key] = (time.monotonic() + self._ttl, profile)
+        return profile
+
+    async def members(self, workspace: WorkspaceRef, source: AudienceSource) -> Sequence[UserRef]:
+        team = workspace.external_id
+        if source.kind is AudienceKind.CHANNEL:
+            ids = await self._pages(team, "conversations.members", "members", channel=source.ref)
+        elif source.kind is AudienceKind.USERGROUP:
+            # usergroups.users.list is not paginated today; _pages still follows a cursor.
+            ids = await self._pages(
+                team, "usergroups.users.list", "users", limit=False, usergroup=source.ref
+            )
+        elif source.kind is AudienceKind.EVERYONE:
+            return await self._everyone(workspace)
+        else:
+            raise DeliveryError(f"Slack cannot list a {source.kind} audience", retryable=False)
+        return await self._humans(workspace, [str(i) for i in ids])
+
+    async def _everyone(self, workspace: WorkspaceRef) -> list[UserRef]:
+        rows = await self._pages(workspace.external_id, "users.list", "members")
+        profiles = [self._remember(workspace, row) for row in rows if not row.get("deleted")]
+        return [p.user for p in profiles if not p.is_bot]
+
+    async def _humans(self, workspace: WorkspaceRef, ids: list[str]) -> list[UserRef]:
+        """Drop bots (and Slackbot); conversations.members lists them alongside people."""
+        if len(ids) > USERS_LIST_FROM:
+            # users.info is a per-person call with a tight rate tier; for a big audience one
+            # paged users.list costs far fewer calls and gives the same profiles.
+            await self._everyone(workspace)
+        gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+
+        async def profile(user_id: str) -> UserProfile:
+            async with gate:
+                return await self.lookup_user(UserRef(workspace, user_id))
+
+        profiles = await asyncio.gather(*(profile(i) for i in dict.fromkeys(ids)))
+        return [p.user for p in profiles if not p.is_bot]
+
+    async def _pages(
+        self, team: str, method: str, key: str, *, limit: bool = True, **params: Any
+    ) -> list[Any]:
+        """Every page of a cursor-paginated method, concatenated."""
+        items: list[Any] = []
+        cursor = ""
+        while True:
+            page_params = {**params, "limit": PAGE_SIZE} if limit else dict(params)
+            if cursor:
+                page_params["cursor"] = cursor
+            data = await self._api.call(team, method, **page_params)
+            items.extend(data.get(key) or [])
+            cursor = str((data.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                return items
+
+    async def _post(self, conversation: ConversationRef, **params: Any) -> MessageRef:
+        data = await self._api.call(
+            conversation.workspace.external_id,
+            "chat.postMessage",
+            channel=conversation.conversation_id,
+            **params,
+        )
+        # A DM opened by user id comes back with the real D… channel id: keep that one.
+        channel = str(data.get("channel") or conversation.conversation_id)
+        posted_in = ConversationRef(conversation.workspace, channel, conversation.kind)
+        return MessageRef(posted_in, str(data["ts"]))
+
+
+def _metadata(key: str | None) -> dict[str, Any]:
+    if key is None:
+        return {}
+    return {"metadata": {"event_type": METADATA_EVENT, "event_payload": {"key": key}}}
+
+
+def profile_from(workspace: WorkspaceRef, member: dict[str, Any]) -> UserProfile:
+    profile = member.get("profile") or {}
+    name = (
+        profile.get("display_name")
+        or profile.get("real_name")
+        or member.get("real_name")
+        or member.get("name")
+        or member["id"]
+    )
+    user = UserRef(workspace, str(member["id"]), str(name))
+    return UserProfile(
+        user=user,
+        display_name=str(name),
+        time_zone=member.get("tz"),
+        is_platform_admin=bool(member.get("is_admin") or member.get("is_owner")),
+        is_bot=bool(member.get("is_bot") or member.get("is_app_user") or member["id"] == SLACKBOT),
+    )
