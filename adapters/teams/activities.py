@@ -1,0 +1,163 @@
+"""Reading Bot Framework activities (camelCase JSON dicts) into our value types.
+
+Pure functions over the wire format, so they outlive the SDK that delivers the activities.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from bot.domain import ConversationKind, ConversationRef, UserRef, WorkspaceRef
+from bot.render_text import ordinal
+
+PLATFORM = "teams"
+# The emulator and some test tools send no tenant; such activities share one workspace.
+NO_TENANT = "default"
+
+Json = dict[str, Any]
+
+
+class MalformedActivity(ValueError):
+    """The request body is not an activity we can act on (answered with 400)."""
+
+
+def check_activity(body: object) -> Json:
+    """The fields every activity we handle must carry; anything else is a 400, not a 500."""
+    if not isinstance(body, dict):
+        raise MalformedActivity("the body is not a JSON object")
+    if not isinstance(body.get("type"), str) or not body["type"]:
+        raise MalformedActivity("'type' is missing")
+    service_url = body.get("serviceUrl")
+    if not isinstance(service_url, str) or not service_url.startswith(("http://", "https://")):
+        raise MalformedActivity("'serviceUrl' is missing or not an http(s) URL")
+    for part in ("from", "conversation"):
+        value = body.get(part)
+        if not isinstance(value, dict) or not isinstance(value.get("id"), str) or not value["id"]:
+            raise MalformedActivity(f"'{part}.id' is missing")
+    for part in ("membersAdded", "membersRemoved", "attachments", "entities"):
+        if part in body and body[part] is not None and not isinstance(body[part], list):
+            raise MalformedActivity(f"'{part}' must be a list")
+    return body
+
+
+def _dict(value: object) -> Json:
+    return value if isinstance(value, dict) else {}
+
+
+def tenant_of(activity: Mapping[str, Any]) -> str:
+    tenant = _dict(_dict(activity.get("channelData")).get("tenant")).get("id")
+    tenant = tenant or _dict(activity.get("conversation")).get("tenantId")
+    return str(tenant) if tenant else NO_TENANT
+
+
+def workspace_of(activity: Mapping[str, Any]) -> WorkspaceRef:
+    return WorkspaceRef(PLATFORM, tenant_of(activity))
+
+
+def user_id_of(account: Mapping[str, Any]) -> str:
+    """The Entra object id is stable across the tenant (and shared with Graph); the Teams
+    member id ("29:…") differs per bot, so it is only a fallback."""
+    return str(account.get("aadObjectId") or account.get("id") or "")
+
+
+def sender_of(activity: Mapping[str, Any]) -> UserRef:
+    sender = _dict(activity.get("from"))
+    return UserRef(workspace_of(activity), user_id_of(sender), sender.get("name") or None)
+
+
+def member_ref(workspace: WorkspaceRef, account: Mapping[str, Any]) -> UserRef:
+    return UserRef(workspace, user_id_of(account), account.get("name") or None)
+
+
+def is_personal(activity: Mapping[str, Any]) -> bool:
+    conversation = _dict(activity.get("conversation"))
+    return conversation.get("conversationType", "personal") == "personal" and not conversation.get(
+        "isGroup"
+    )
+
+
+def base_conversation_id(conversation_id: str) -> str:
+    """A reply in a channel thread arrives as "<channel>;messageid=<id>"; posts go to the channel."""
+    return conversation_id.split(";messageid=", 1)[0]
+
+
+def conversation_of(activity: Mapping[str, Any]) -> ConversationRef:
+    conversation_id = base_conversation_id(str(_dict(activity.get("conversation"))["id"]))
+    kind = ConversationKind.DM if is_personal(activity) else ConversationKind.CHANNEL
+    return ConversationRef(workspace_of(activity), conversation_id, kind)
+
+
+def team_id_of(activity: Mapping[str, Any]) -> str | None:
+    team = _dict(_dict(activity.get("channelData")).get("team")).get("id")
+    return str(team) if team else None
+
+
+def bot_id_of(activity: Mapping[str, Any]) -> str:
+    return str(_dict(activity.get("recipient")).get("id") or "")
+
+
+def members(activity: Mapping[str, Any], field: str) -> list[Json]:
+    return [m for m in activity.get(field) or [] if isinstance(m, dict)]
+
+
+def includes_bot(activity: Mapping[str, Any], field: str) -> bool:
+    bot = bot_id_of(activity)
+    return any(m.get("id") == bot for m in members(activity, field))
+
+
+_MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
+_PREFIX = re.compile(r"^/?alignment\b[:,]?\s*", re.IGNORECASE)
+
+
+def command_text(text: str) -> str:
+    """ "<at>Alignment</at> report team:sales" or "/alignment report" -> "report team:sales"."""
+    text = _MENTION.sub(" ", text).replace("&nbsp;", " ")
+    text = " ".join(text.split())
+    return _PREFIX.sub("", text).strip()
+
+
+def submit_data(activity: Mapping[str, Any]) -> Json | None:
+    """Card submissions: Action.Submit arrives as a message whose ``value`` holds the data and
+    inputs; Action.Execute as an ``adaptiveCard/action`` invoke with them under ``action.data``."""
+    if activity.get("type") == "message":
+        value = activity.get("value")
+        return value if isinstance(value, dict) else None
+    if activity.get("type") == "invoke" and activity.get("name") == "adaptiveCard/action":
+        action = _dict(_dict(activity.get("value")).get("action"))
+        data = dict(_dict(action.get("data")))
+        if "action" not in data and action.get("verb"):
+            data["action"] = action["verb"]
+        return data
+    return None
+
+
+def parse_ranking(data: Mapping[str, Any], valid: set[str], k: int) -> tuple[str, ...]:
+    """The picks in rank order; unknown values count as empty."""
+    picks: list[str] = []
+    for rank in range(1, k + 1):
+        value = str(data.get(f"rank_{rank}") or "").strip()
+        picks.append(value if value in valid else "")
+    return tuple(picks)
+
+
+def ranking_problem(picks: tuple[str, ...], labels: Mapping[str, str]) -> str | None:
+    """Why a ranking cannot be accepted, phrased for the person; None when it is fine."""
+    missing = [i for i, pick in enumerate(picks, 1) if not pick]
+    if missing:
+        ranks = ", ".join(ordinal(i) for i in missing)
+        return f"Please choose something for every rank (missing: {ranks})."
+    seen: set[str] = set()
+    for pick in picks:
+        if pick in seen:
+            return f"“{labels.get(pick, pick)}” is chosen more than once: pick {len(picks)} different ones."
+        seen.add(pick)
+    return None
+
+
+def round_id_of(data: Mapping[str, Any]) -> int | None:
+    try:
+        return int(data.get("round_id"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None

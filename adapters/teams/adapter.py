@@ -1,0 +1,73 @@
+"""TeamsAdapter: the Bot Framework endpoint on the shared aiohttp app, plus the Teams ChatPort."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from aiohttp import web
+
+from adapters.teams.activities import MalformedActivity, check_activity
+from adapters.teams.handlers import InboundHandler
+from adapters.teams.port import TeamsPort
+from adapters.teams.records import TeamsRecords
+from adapters.teams.sdk import BadActivity, BotBridge, Unauthorized
+from adapters.teams.settings import TeamsSettings
+from bot.ports import ChatPort, CoreApi, PlatformRecords
+
+log = logging.getLogger(__name__)
+
+MESSAGES_ROUTE = "/api/messages"
+
+
+class TeamsAdapter:
+    """Implements bot.ports.ChatAdapter for Microsoft Teams (Bot Framework)."""
+
+    def __init__(self, *, settings: TeamsSettings, core: CoreApi, records: PlatformRecords) -> None:
+        self.settings = settings
+        self._bridge = BotBridge(settings)
+        self._records = TeamsRecords(records)
+        self._port = TeamsPort(bridge=self._bridge, records=self._records)
+        self._inbound = InboundHandler(core=core, records=self._records, port=self._port)
+        if not settings.authenticated:
+            log.warning("Teams runs WITHOUT authentication (no MicrosoftAppId): local use only")
+
+    @property
+    def port(self) -> ChatPort:
+        return self._port
+
+    @property
+    def teams_port(self) -> TeamsPort:
+        """The port with its Teams-only extras (post_card, post_message)."""
+        return self._port
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post(MESSAGES_ROUTE, self.handle_messages)
+
+    async def start(self) -> None:
+        """Teams pushes everything over HTTP: no background work."""
+
+    async def stop(self) -> None:
+        """Nothing to release: connector sessions live only for one call."""
+
+    async def handle_messages(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = check_activity(json.loads(await request.read()))
+        except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+            # MalformedActivity is a ValueError too: all are the sender's fault, never a 500.
+            reason = str(exc) if isinstance(exc, MalformedActivity) else "invalid JSON"
+            return web.json_response({"error": f"Malformed activity: {reason}"}, status=400)
+        try:
+            inbound = await self._bridge.authenticate(
+                body, request.headers.get("Authorization", "")
+            )
+        except BadActivity as exc:
+            return web.json_response({"error": f"Malformed activity: {exc}"}, status=400)
+        except Unauthorized as exc:
+            log.info("Rejected a Teams request: %s", exc)
+            return web.json_response({"error": "Unauthorized"}, status=401)
+        result = await self._bridge.process(inbound, self._inbound.on_turn)
+        if result is None:
+            return web.Response(status=200)
+        status, payload = result
+        return web.json_response(payload, status=status)
