@@ -1,0 +1,56 @@
+"""A real core on a real database, driven through the console adapter."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from adapters.console.port import ConsolePort
+from adapters.console.session import ConsoleSession
+from bot.app import App, build_app
+from bot.settings import CoreSettings
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@dataclass
+class World:
+    app: App
+    clock: Clock
+    port: ConsolePort
+
+    def session(self, user: str) -> ConsoleSession:
+        return ConsoleSession(core=self.app.core, port=self.port, user_id=user)
+
+    async def run(self, user: str, line: str) -> str:
+        return await self.session(user).handle_line(line)
+
+
+@pytest.fixture
+async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
+    clock = Clock()
+    settings = CoreSettings(database_url=database_url, admins=("boss",))
+    app = await build_app(
+        settings, clock=clock, chart_dir=tmp_path / "charts", with_chat_adapters=False
+    )
+    port = app.core.ports["console"]
+    assert isinstance(port, ConsolePort)
+    try:
+        yield World(app, clock, port)
+    finally:
+        await app.close()

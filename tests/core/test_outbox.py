@@ -1,0 +1,85 @@
+"""The outbox's claims: a slow send by a live worker is never taken over (and so never sent
+twice); a claim left by a dead worker is taken over and finished."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from bot.domain import ConversationKind, ConversationRef, MessageRef, UserRef
+from bot.outbox import Outbox, Renderers
+from bot.records import NewOutboxItem, OutboxKind
+from tests.core.conftest import World
+
+LEASE = timedelta(seconds=0.3)
+
+
+class SlowPort:
+    """A chat port whose sends wait until released, recording what arrives."""
+
+    platform = "console"
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.started = asyncio.Event()
+        self.sent: list[str] = []
+
+    async def open_dm(self, user: UserRef) -> ConversationRef:
+        return ConversationRef(user.workspace, f"dm:{user.user_id}", ConversationKind.DM)
+
+    async def post_text(
+        self, conversation: ConversationRef, text: str, *, key: Any = None
+    ) -> MessageRef:
+        self.started.set()
+        await self.release.wait()
+        self.sent.append(text)
+        return MessageRef(conversation, str(len(self.sent)))
+
+
+async def _outbox(world: World, port: SlowPort) -> Outbox:
+    async def no_poll(*_: Any) -> None:
+        return None
+
+    return Outbox(
+        store=world.app.store,
+        ports={"console": port},  # type: ignore[dict-item]
+        clock=world.clock,
+        renderers=Renderers(poll=no_poll, report=no_poll),
+        lease=LEASE,
+    )
+
+
+async def _queue_one(world: World) -> None:
+    workspace = await world.app.core.workspace(world.session("boss").user.workspace)
+    item = NewOutboxItem("text:test:1", OutboxKind.TEXT, {"user_id": "ann", "text": "hello"})
+    assert await world.app.store.enqueue(workspace.id, [item]) == 1
+
+
+async def test_a_slow_send_by_a_live_worker_is_not_taken_over(world: World) -> None:
+    await _queue_one(world)
+    port = SlowPort()
+    first, second = await _outbox(world, port), await _outbox(world, port)
+    sending = asyncio.ensure_future(first.drain_once())
+    await asyncio.wait_for(port.started.wait(), 5)
+    world.clock.advance(timedelta(hours=1))  # long past the lease...
+    await asyncio.sleep(LEASE.total_seconds())  # ...but the live worker renews its claim
+    assert await asyncio.wait_for(second.drain_once(), 5) == 0
+    port.release.set()
+    assert await sending == 1
+    assert port.sent == ["hello"]
+    assert (await world.app.store.outbox_counts()) == {"sent": 1}
+
+
+async def test_a_claim_left_by_a_dead_worker_is_finished_by_another(world: World) -> None:
+    await _queue_one(world)
+    dead_port, live_port = SlowPort(), SlowPort()
+    live_port.release.set()
+    dead, live = await _outbox(world, dead_port), await _outbox(world, live_port)
+    dying = asyncio.ensure_future(dead.drain_once())
+    await asyncio.wait_for(dead_port.started.wait(), 5)
+    dying.cancel()  # the worker dies mid-send; its claim stays in the table
+    world.clock.advance(LEASE * 2)
+    assert await live.drain_once() == 1
+    assert live_port.sent == ["hello"]
+    assert (await world.app.store.outbox_counts()) == {"sent": 1}

@@ -1,0 +1,114 @@
+"""Outbound operations against the fake Web API: rate limits, pagination, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from adapters.slack.client import SlackApi
+from adapters.slack.port import SlackPort
+from bot.domain import (
+    AudienceKind,
+    AudienceSource,
+    ConversationKind,
+    ConversationRef,
+    UserRef,
+    WorkspaceRef,
+)
+from bot.ports import DeliveryError
+from tests.fakes.slack_api import FakeSlackApi
+
+WS = WorkspaceRef("slack", "T0001")
+CHANNEL = ConversationRef(WS, "C0GENERAL", ConversationKind.CHANNEL)
+
+
+async def _token(team_id: str) -> str:
+    return "xoxb-test"
+
+
+@pytest.fixture
+def port(fake_slack: FakeSlackApi) -> SlackPort:
+    return SlackPort(SlackApi(base_url=fake_slack.api_url, token_for=_token))
+
+
+@pytest.mark.slow
+async def test_429_storm_delivers_every_message_exactly_once(
+    port: SlackPort, fake_slack: FakeSlackApi
+) -> None:
+    fake_slack.rate_limit("chat.postMessage", times=4, retry_after=1)
+    started = time.monotonic()
+    sent = await asyncio.gather(*(port.post_text(CHANNEL, f"note {n}") for n in range(6)))
+    texts = sorted(c.params["text"] for c in fake_slack.calls_to("chat.postMessage"))
+    assert texts == sorted(f"note {n}" for n in range(6))
+    assert len({m.message_id for m in sent}) == 6
+    assert len(fake_slack.refused) == 4
+    assert time.monotonic() - started >= 1.0  # Retry-After was honoured
+
+
+async def test_rate_limit_beyond_retries_is_retryable_delivery_error(
+    port: SlackPort, fake_slack: FakeSlackApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("adapters.slack.client.RATE_LIMIT_RETRIES", 0)
+    fake_slack.rate_limit("chat.postMessage", times=1, retry_after=30)
+    with pytest.raises(DeliveryError) as caught:
+        await port.post_text(CHANNEL, "hello")
+    assert caught.value.retryable
+    assert caught.value.retry_after == 30
+
+
+async def test_api_error_is_permanent_delivery_error(
+    port: SlackPort, fake_slack: FakeSlackApi
+) -> None:
+    fake_slack.fail("chat.postMessage", "not_in_channel")
+    with pytest.raises(DeliveryError) as caught:
+        await port.post_text(CHANNEL, "hello")
+    assert not caught.value.retryable
+    assert "not_in_channel" in str(caught.value)
+
+
+async def test_connection_refused_is_retryable(fake_slack: FakeSlackApi) -> None:
+    port = SlackPort(SlackApi(base_url="http://127.0.0.1:9/api/", token_for=_token))
+    with pytest.raises(DeliveryError) as caught:
+        await port.post_text(CHANNEL, "hello")
+    assert caught.value.retryable
+
+
+async def test_channel_members_all_pages_without_bots(
+    port: SlackPort, fake_slack: FakeSlackApi
+) -> None:
+    fake_slack.add_user("UBOT", name="alignment", is_bot=True)
+    fake_slack.add_user("UCAT", name="Cat")
+    fake_slack.add_user("UDAN", name="Dan")
+    fake_slack.channel_members["C0SALES"] = ["UADA", "UBOT", "UBOB", "UCAT", "USLACKBOT", "UDAN"]
+    fake_slack.add_user("USLACKBOT", name="slackbot")
+    members = await port.members(WS, AudienceSource(AudienceKind.CHANNEL, "C0SALES"))
+    assert [m.user_id for m in members] == ["UADA", "UBOB", "UCAT", "UDAN"]
+    pages = fake_slack.calls_to("conversations.members")
+    assert len(pages) == 3
+    assert [p.params.get("cursor") for p in pages] == [None, "2", "4"]
+
+
+async def test_usergroup_and_everyone(port: SlackPort, fake_slack: FakeSlackApi) -> None:
+    fake_slack.add_user("UBOT", is_bot=True)
+    fake_slack.add_user("UOLD", deleted=True)
+    fake_slack.usergroups["S0LEADS"] = ["UADA", "UBOT"]
+    leads = await port.members(WS, AudienceSource(AudienceKind.USERGROUP, "S0LEADS"))
+    assert [m.user_id for m in leads] == ["UADA"]
+    everyone = await port.members(WS, AudienceSource(AudienceKind.EVERYONE))
+    assert [m.user_id for m in everyone] == ["UADA", "UBOB"]
+    with pytest.raises(DeliveryError):
+        await port.members(WS, AudienceSource(AudienceKind.TEAM, "sales"))
+
+
+async def test_lookup_user_and_ephemeral(port: SlackPort, fake_slack: FakeSlackApi) -> None:
+    profile = await port.lookup_user(UserRef(WS, "UADA"))
+    assert profile.display_name == "Ada"
+    assert profile.is_platform_admin
+    assert profile.time_zone == "Europe/Berlin"
+    await port.post_ephemeral(CHANNEL, UserRef(WS, "UBOB"), "only for you")
+    (call,) = fake_slack.calls_to("chat.postEphemeral")
+    assert call.params["user"] == "UBOB"
+    assert call.params["channel"] == "C0GENERAL"
+    assert call.token == "xoxb-test"

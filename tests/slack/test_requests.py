@@ -1,0 +1,113 @@
+"""Request hygiene in front of bolt: signatures, malformed bodies, retries, unknown ids."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from tests.fakes.slack_api import FakeSlackApi
+from tests.slack import payloads
+from tests.slack.conftest import Server
+from tests.slack.fake_core import FakeCore
+
+
+async def test_bad_signature_is_401_and_core_untouched(
+    server: Server, core: FakeCore, fake_slack: FakeSlackApi
+) -> None:
+    body = payloads.slash_command(response_url=fake_slack.response_url("r1"))
+    headers = payloads.signed_headers(body, secret="not-the-secret")
+    response = await server.post(body, headers)
+    assert response.status == 401
+    await asyncio.sleep(0.1)
+    assert core.untouched
+    assert fake_slack.calls == []
+
+
+async def test_missing_signature_is_401(server: Server, core: FakeCore) -> None:
+    response = await server.post(b"command=%2Falignment", {"Content-Type": payloads.FORM})
+    assert response.status == 401
+    assert core.untouched
+
+
+async def test_stale_timestamp_is_401(
+    server: Server, core: FakeCore, fake_slack: FakeSlackApi
+) -> None:
+    body = payloads.slash_command(response_url=fake_slack.response_url("r1"))
+    headers = payloads.signed_headers(body, timestamp=int(time.time()) - 10 * 60)
+    response = await server.post(body, headers)
+    assert response.status == 401
+    assert core.untouched
+
+
+async def test_malformed_payload_is_400_and_server_stays_up(
+    server: Server, core: FakeCore, fake_slack: FakeSlackApi
+) -> None:
+    broken = b"payload=%7Bnot+json"
+    response = await server.signed(broken)
+    assert response.status == 400
+    async with server.session.post(
+        server.url + "/slack/events", data=broken, headers=payloads.signed_headers(broken)
+    ) as again:
+        assert again.status == 400
+        assert (await again.json())["ok"] is False
+    # Still healthy: a good request right after goes through.
+    good = await server.signed(payloads.slash_command(response_url=fake_slack.response_url("r")))
+    assert good.status == 200
+    await fake_slack.wait_for_response("r")
+
+
+async def test_missing_fields_and_wrong_content_type_are_400(
+    server: Server, core: FakeCore
+) -> None:
+    no_user = payloads.block_actions(action_id="poll_rank_open", value="{}")
+    del no_user["user"]
+    assert (await server.interact(no_user)).status == 400
+    command_without_team = b"command=%2Falignment&user_id=U1"
+    assert (await server.signed(command_without_team)).status == 400
+    text = b"hello"
+    assert (await server.signed(text, content_type="text/plain")).status == 400
+    event_without_id = json.dumps(
+        {"type": "event_callback", "team_id": "T0001", "event": {"type": "app_home_opened"}}
+    ).encode()
+    response = await server.signed(event_without_id, content_type="application/json")
+    assert response.status == 400
+    assert core.untouched
+
+
+async def test_unknown_action_is_acknowledged(server: Server, core: FakeCore) -> None:
+    payload = payloads.block_actions(action_id="something_else", value="x")
+    response = await server.interact(payload)
+    assert response.status == 200
+    unknown_view = payloads.view_submission(callback_id="nope", values={})
+    assert (await server.interact(unknown_view)).status == 200
+    assert core.untouched
+
+
+async def test_url_verification_challenge(server: Server) -> None:
+    body = json.dumps({"type": "url_verification", "challenge": "abc", "token": "t"}).encode()
+    async with server.session.post(
+        server.url + "/slack/events",
+        data=body,
+        headers=payloads.signed_headers(body, content_type="application/json"),
+    ) as response:
+        assert response.status == 200
+        assert "abc" in await response.text()
+
+
+async def test_retried_event_is_processed_once(
+    server: Server, core: FakeCore, fake_slack: FakeSlackApi
+) -> None:
+    body = payloads.app_home_opened(event_id="Ev0RETRY")
+    first = await server.signed(body, content_type="application/json")
+    assert first.status == 200
+    await fake_slack.wait_for("views.publish")
+    retry = await server.signed(
+        body,
+        content_type="application/json",
+        extra={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
+    )
+    assert retry.status == 200
+    await asyncio.sleep(0.3)
+    assert len(core.homes) == 1
+    assert len(fake_slack.calls_to("views.publish")) == 1

@@ -1,0 +1,172 @@
+"""The command line, run in-process as a user would type it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import cli
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+runner = CliRunner()
+
+
+@pytest.fixture
+def db_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    return database_url
+
+
+def test_demo_runs_the_whole_job_offline(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = runner.invoke(cli, ["demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Alignment score:" in result.output
+    assert "Since the previous round" in result.output  # two rounds, so a trend
+    assert "| sales |" in result.output
+    assert "| support |" in result.output
+    assert (out / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = json.loads((out / "report.json").read_text())
+    assert report["respondents"] == 42
+    assert set(report["teams"]) == {"sales", "support", "engineering", "leadership"}
+    assert "Alignment score" in (out / "report.md").read_text()
+
+
+def test_demo_is_reproducible(tmp_path: Path) -> None:
+    first = runner.invoke(cli, ["demo", "--out", str(tmp_path / "a")])
+    second = runner.invoke(cli, ["demo", "--out", str(tmp_path / "b")])
+    a = json.loads((tmp_path / "a" / "report.json").read_text())
+    b = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert first.exit_code == second.exit_code == 0
+    assert a["consensus"] == b["consensus"]
+    assert a["alignment_score"] == b["alignment_score"]
+
+
+def test_stats_json_has_every_documented_key() -> None:
+    result = runner.invoke(
+        cli,
+        [
+            "stats",
+            "--responses",
+            str(EXAMPLES / "responses.csv"),
+            "--research",
+            str(EXAMPLES / "research_top3.csv"),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    for key in (
+        "respondents",
+        "attributes",
+        "consensus",
+        "kendall_w",
+        "kendall_w_p",
+        "customer_ranking",
+        "top3_hits",
+        "spearman",
+        "kendall_tau",
+        "rbo",
+        "alignment_score",
+        "surprises",
+        "teams",
+    ):
+        assert key in payload, key
+    assert payload["respondents"] == 24
+    assert {s["customer_segment"] for s in payload["segments"]} == {"smb", "enterprise"}
+    for team in payload["teams"].values():
+        assert team.get("suppressed") or team["n"] >= 5
+
+
+def test_stats_one_segment() -> None:
+    result = runner.invoke(
+        cli,
+        [
+            "stats",
+            "--responses",
+            str(EXAMPLES / "responses.csv"),
+            "--research",
+            str(EXAMPLES / "research_top3.csv"),
+            "--segment",
+            "smb",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert [s["customer_segment"] for s in json.loads(result.stdout)["segments"]] == ["smb"]
+
+
+def test_stats_refuses_a_bad_file_naming_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "research.csv"
+    bad.write_text("attribute,rank\nprice,1\nproduct quality,two\nreliability,3\n")
+    result = runner.invoke(
+        cli, ["stats", "--responses", str(EXAMPLES / "responses.csv"), "--research", str(bad)]
+    )
+    assert result.exit_code == 1
+    assert "line 3" in result.output
+    assert "rank" in result.output
+
+
+def test_research_import_with_one_bad_row_changes_nothing(db_env: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    lines = (EXAMPLES / "research_ranking.csv").read_text().splitlines()
+    lines[4] = "not an attribute,4"
+    bad.write_text("\n".join(lines) + "\n")
+    result = runner.invoke(cli, ["research", "import", str(bad)])
+    assert result.exit_code == 1
+    assert "line 5" in result.output
+    assert "not an attribute" in result.output
+    listing = runner.invoke(cli, ["research", "list"])
+    assert "No research imported yet" in listing.output
+    good = runner.invoke(cli, ["research", "import", str(EXAMPLES / "research_ranking.csv")])
+    assert good.exit_code == 0
+    assert "Imported 1 study" in good.output
+
+
+def test_attributes_from_the_cli(db_env: str) -> None:
+    assert runner.invoke(cli, ["attributes", "add", "sustainability", "Green"]).exit_code == 0
+    listed = runner.invoke(cli, ["attributes", "list"]).output
+    assert "sustainability — Green" in listed
+    assert "9 attributes" in listed
+    duplicate = runner.invoke(cli, ["attributes", "add", "price"])
+    assert duplicate.exit_code == 1
+    assert "already on the list" in duplicate.output
+
+
+def test_report_and_export_write_aggregates_only(db_env: str, tmp_path: Path) -> None:
+    demo_out = tmp_path / "demo"
+    assert runner.invoke(cli, ["demo", "--out", str(demo_out)]).exit_code == 0
+    demo_db = f"sqlite+aiosqlite:///{demo_out / 'demo.db'}"
+    env = {"DATABASE_URL": demo_db}
+    out = tmp_path / "report"
+    result = runner.invoke(
+        cli, ["report", "--out", str(out), "--workspace", "console:demo"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in out.iterdir()} == {"report.md", "report.json", "chart.png"}
+    export = tmp_path / "export.csv"
+    result = runner.invoke(
+        cli, ["export", "--out", str(export), "--workspace", "console:demo"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    text = export.read_text()
+    assert text.startswith("round,closed_at,group,respondents,attribute")
+    assert "sales-01" not in text
+    assert "demo-admin" not in text
+    assert ",leadership," in text  # 6 people: shown; groups under 5 would be left out
+
+
+def test_a_bad_setting_stops_with_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALIGNMENT_TIME_ZONE", "Mars/Olympus")
+    result = runner.invoke(cli, ["attributes", "list"])
+    assert result.exit_code == 2
+    assert "bad setting ALIGNMENT_TIME_ZONE" in result.output
+
+
+def test_db_upgrade(db_env: str) -> None:
+    result = runner.invoke(cli, ["db", "upgrade"])
+    assert result.exit_code == 0
+    assert "up to date" in result.output
