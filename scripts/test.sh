@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The project's whole check: install, lint, types, architecture, then the suite on SQLite
+# and on PostgreSQL. PostgreSQL is required: if it cannot be reached, this fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+PG_URL=${ALIGNMENT_TEST_POSTGRES:-postgresql+asyncpg://postgres@127.0.0.1:5432/test}
+
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[dev]"
+
+echo "== ruff";          .venv/bin/ruff check . && .venv/bin/ruff format --check .
+echo "== mypy --strict"; .venv/bin/mypy
+echo "== import contracts"; .venv/bin/lint-imports --no-cache
+
+echo "== tests on SQLite"
+ALIGNMENT_TEST_DATABASE=sqlite .venv/bin/python -m pytest -q -p no:cacheprovider
+
+echo "== tests on PostgreSQL ($PG_URL)"
+pg_host=$(echo "$PG_URL" | sed -E 's#^[^@]*@([^:/]+).*#\1#')
+if ! pg_isready -q -h "$pg_host" 2>/dev/null; then
+  # The machine's own server may just be stopped; start it if this machine has one.
+  if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    for _ in $(seq 1 20); do pg_isready -q -h "$pg_host" && break; sleep 1; done
+  fi
+fi
+if ! pg_isready -q -h "$pg_host" 2>/dev/null; then
+  echo "PostgreSQL is not reachable at $pg_host: the suite must run on it too. Failing." >&2
+  exit 1
+fi
+ALIGNMENT_TEST_DATABASE="$PG_URL" .venv/bin/python -m pytest -q -p no:cacheprovider
