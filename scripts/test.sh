@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
+export HYPOTHESIS_PROFILE=${HYPOTHESIS_PROFILE:-ci}  # same fuzz examples every run
 PG_URL=${ALIGNMENT_TEST_POSTGRES:-postgresql+asyncpg://postgres@127.0.0.1:5432/test}
 
 if [ ! -x .venv/bin/python ]; then

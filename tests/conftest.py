@@ -11,8 +11,15 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from hypothesis import settings
 
 TEST_DATABASE = os.environ.get("ALIGNMENT_TEST_DATABASE", "sqlite")
+
+# CI ("ci", set by scripts/test.sh) replays the same examples on every run, so a red build is
+# reproducible; a plain `pytest` ("dev") keeps exploring new ones. Either prints the failing blob.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 def _pg_dsn(url: str, database: str | None = None) -> str:
