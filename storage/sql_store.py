@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import Row, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -42,6 +42,7 @@ from bot.records import (
 )
 from bot.research import ResearchForm, ResearchRow, ResearchStudy
 from bot.store import DuplicateStudyError, NotFoundError
+from storage import hot_path as hot
 from storage import models as m
 
 
@@ -166,13 +167,14 @@ class SqlStore:
         return found
 
     async def find_person(self, workspace_id: int, user_id: str) -> PersonInfo | None:
-        async with self._sessions() as session:
-            row = await session.scalar(
-                select(m.Person).where(
-                    m.Person.workspace_id == workspace_id, m.Person.user_id == user_id
+        # Every answer from someone not yet in the core's cache comes through here.
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    hot.FIND_PERSON, {"workspace_id": workspace_id, "user_id": user_id}
                 )
-            )
-        return None if row is None else _person(row)
+            ).first()
+        return None if row is None else PersonInfo(row.id, row.user_id, row.display_name)
 
     async def ensure_people(
         self, workspace_id: int, people: Sequence[tuple[str, str]]
@@ -580,37 +582,34 @@ class SqlStore:
         event_id: str,
     ) -> AnswerWrite:
         """Store or replace one person's answer, once per event id, only while the round is
-        open and only from someone invited to it. One short transaction, three statements:
-        this is the hot path of a poll burst."""
+        open and only from someone invited to it. One short transaction of three prebuilt
+        statements on a bare connection: this is the hot path of a poll burst."""
+        dialect = self.dialect
         try:
-            async with self._tx() as session:
-                # A plain INSERT, not the ORM's unit of work: this runs once per answer.
-                await session.execute(
-                    insert(m.ProcessedEvent).values(
-                        event_id=event_id, kind="answer", processed_at=at
-                    )
+            async with self._engine.begin() as connection:
+                await connection.execute(
+                    hot.CLAIM_EVENT, {"event_id": event_id, "kind": "answer", "processed_at": at}
                 )
-                refused = await _answer_refusal(session, round_id, person_id, at)
+                gate = (
+                    await connection.execute(
+                        hot.ANSWER_GATE[dialect], {"round_id": round_id, "person_id": person_id}
+                    )
+                ).first()
+                refused = _answer_refusal(gate, at)
                 if refused is not None:
                     # Nothing may change, but the event id must not stick: roll back.
                     raise _Refused(refused)
-                upsert_into = pg_insert if self.dialect == "postgresql" else sqlite_insert
-                statement = upsert_into(m.Answer).values(
-                    round_id=round_id,
-                    person_id=person_id,
-                    ranking=list(ranking),
-                    answered_at=at,
-                    revisions=1,
-                )
-                upsert = statement.on_conflict_do_update(
-                    index_elements=["round_id", "person_id"],
-                    set_={
-                        "ranking": statement.excluded.ranking,
-                        "answered_at": statement.excluded.answered_at,
-                        "revisions": m.Answer.revisions + 1,
+                revised = await connection.execute(
+                    hot.UPSERT_ANSWER[dialect],
+                    {
+                        "round_id": round_id,
+                        "person_id": person_id,
+                        "ranking": list(ranking),
+                        "answered_at": at,
+                        "revisions": 1,
                     },
-                ).returning(m.Answer.revisions)
-                revisions = await session.scalar(upsert)
+                )
+                revisions: int = revised.scalar_one()
                 return AnswerWrite.RECORDED if revisions == 1 else AnswerWrite.REPLACED
         except _Refused as refused:
             return refused.write
@@ -1036,22 +1035,11 @@ class SqlStore:
             return [(row.key, dict(row.value)) for row in rows]
 
 
-async def _answer_refusal(
-    session: AsyncSession, round_id: int, person_id: int, at: datetime
-) -> AnswerWrite | None:
-    invitation = (
-        select(m.Invitation.id)
-        .where(m.Invitation.round_id == round_id, m.Invitation.person_id == person_id)
-        .scalar_subquery()
-    )
-    query = select(m.Round.state, m.Round.deadline, invitation).where(m.Round.id == round_id)
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        # Shared lock: answers do not wait for each other, only for a concurrent close.
-        query = query.with_for_update(read=True, of=m.Round)
-    row = (await session.execute(query)).first()
-    if row is None or row.state != RoundState.OPEN.value or at >= row.deadline:
+def _answer_refusal(gate: Row[Any] | None, at: datetime) -> AnswerWrite | None:
+    """Why an answer may not be stored, from the round's state, deadline and invitation."""
+    if gate is None or gate.state != RoundState.OPEN.value or at >= gate.deadline:
         return AnswerWrite.CLOSED
-    if row[2] is None:
+    if gate.invitation is None:
         return AnswerWrite.NOT_INVITED
     return None
 
