@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Final
 
@@ -23,6 +24,7 @@ from bot.ports import ChatPort, CoreApi, DeliveryError, PlatformRecords
 EVENTS_PATH: Final = "/slack/events"
 INSTALL_PATH: Final = "/slack/install"
 REDIRECT_PATH: Final = "/slack/oauth_redirect"
+STOP_GRACE_SECONDS: Final = 10.0
 
 _log = logging.getLogger(__name__)
 
@@ -43,7 +45,8 @@ class SlackAdapter:
         self._signing_secret = secret(settings.SLACK_SIGNING_SECRET)
         self._recent = hygiene.RecentIds()
         self._app = self._build_app(records)
-        SlackInbound(core=core, port=self._port, api=self._api).register(self._app)
+        self._inbound = SlackInbound(core=core, port=self._port, api=self._api)
+        self._inbound.register(self._app)
         self._socket: AsyncSocketModeHandler | None = None
 
     @property
@@ -60,6 +63,7 @@ class SlackAdapter:
             client = make_client(s.SLACK_API_URL, secret(s.SLACK_BOT_TOKEN))
             return AsyncApp(
                 name="alignment-bot",
+                process_before_response=True,  # see adapters/slack/inbound.py
                 client=client,
                 signing_secret=secret(s.SLACK_SIGNING_SECRET),
                 # Socket Mode envelopes are not signed; HTTP is checked in handle_events too.
@@ -76,6 +80,7 @@ class SlackAdapter:
         )
         return AsyncApp(
             name="alignment-bot",
+            process_before_response=True,
             client=make_client(s.SLACK_API_URL),
             signing_secret=secret(s.SLACK_SIGNING_SECRET),
             installation_store=self._installations,
@@ -143,10 +148,19 @@ class SlackAdapter:
         await self._socket.connect_async()  # type: ignore[no-untyped-call]  # bolt: untyped
         _log.info("Slack Socket Mode connected")
 
+    async def idle(self) -> None:
+        """Wait for the work listeners left running after their acks."""
+        await self._inbound.idle()
+
     async def stop(self) -> None:
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
+        try:
+            # Let answers already acked finish updating their DMs before the client closes.
+            await asyncio.wait_for(self._inbound.idle(), STOP_GRACE_SECONDS)
+        except TimeoutError:
+            _log.warning("stopped with work after acks still running")
         await self._api.close()
 
 

@@ -1,9 +1,13 @@
 """Bolt listeners: Slack payloads in, typed core events out, answers back to Slack.
 
-Slack gives three seconds to acknowledge. Commands and buttons ack first and work after
-(bolt sends the HTTP response at ``ack()`` and lets the listener run on). Modal submissions
-must carry their validation errors in the ack itself, so they call the core within a budget
-and fall back to ack-then-report-later when it is slow.
+Slack gives three seconds to acknowledge. Commands and buttons ack first and work after;
+modal submissions must carry their validation errors in the ack itself, so they call the core
+within a budget and fall back to ack-then-report-later when it is slow.
+
+Bolt runs with ``process_before_response``: the HTTP response goes out when a listener
+returns, so every listener returns right after ``ack()`` and hands what is left to
+``_after_ack`` (a tracked task). Bolt's other mode keeps each request in a 10 ms polling loop
+until ``ack()`` is called, which under a burst of answers cost more CPU than the answers.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final, TypeVar
 
 from slack_bolt.async_app import AsyncApp
@@ -43,6 +47,8 @@ ANYTHING: Final = re.compile(".*")
 T = TypeVar("T")
 # Turns a finished core call into the modal's ack; returns what still has to be reported.
 AckFor = Callable[[AsyncAck, T], Awaitable[T | None]]
+# Reports a core result the ack did not say, after the ack.
+Then = Callable[[T], Coroutine[Any, Any, None]]
 _log = logging.getLogger(__name__)
 
 
@@ -51,6 +57,25 @@ class SlackInbound:
         self._core = core
         self._port = port
         self._api = api
+        self._later: set[asyncio.Task[None]] = set()
+
+    def _after_ack(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run the rest of a listener once its response is out."""
+        task = asyncio.get_running_loop().create_task(self._logged(work))
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
+
+    @staticmethod
+    async def _logged(work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except Exception:
+            _log.exception("work after the ack failed")
+
+    async def idle(self) -> None:
+        """Wait until the work after every ack so far has finished (tests, shutdown)."""
+        while self._later:
+            await asyncio.gather(*list(self._later), return_exceptions=True)
 
     def register(self, app: AsyncApp) -> None:
         app.command(COMMAND)(self.on_command)
@@ -72,6 +97,9 @@ class SlackInbound:
         self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
     ) -> None:
         await ack()
+        self._after_ack(self._run_command(command, respond))
+
+    async def _run_command(self, command: dict[str, Any], respond: AsyncRespond) -> None:
         event = await self._command_event(command)
         try:
             result = await self._core.handle_command(event)
@@ -157,6 +185,9 @@ class SlackInbound:
 
     async def on_poll_button(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
+        self._after_ack(self._open_poll_modal(body))
+
+    async def _open_poll_modal(self, body: dict[str, Any]) -> None:
         round_id = parse.round_of_button(body["actions"][0])
         container = body.get("container") or {}
         channel, ts = container.get("channel_id"), container.get("message_ts")
@@ -199,18 +230,17 @@ class SlackInbound:
             ranking=ranking,
             message=message,
         )
-        outcome = await self._within_budget(
+        await self._within_budget(
             ack,
             self._core.submit_answer(event),
             _answer_ack,
+            then=lambda outcome: self._show_outcome(outcome, message),
             on_late_failure=lambda: self._tell(
                 message.conversation,
                 "Sorry — your answer could not be saved just now. "
                 "Please open the poll and send it again.",
             ),
         )
-        if outcome is not None:
-            await self._show_outcome(outcome, message)
 
     async def _tell(self, conversation: ConversationRef, text: str) -> None:
         try:
@@ -240,16 +270,15 @@ class SlackInbound:
             )
             return
         user = parse.user_of(body)
-        result = await self._within_budget(
+        await self._within_budget(
             ack,
             self._import_research(user, view, form),
             _research_ack(form),
+            then=lambda result: self._dm(user, result.text),
             on_late_failure=lambda: self._dm(
                 user, "Sorry — the research import failed; nothing was saved. Please try again."
             ),
         )
-        if result is not None:
-            await self._dm(user, result.text)
 
     async def _import_research(
         self, user: UserRef, view: dict[str, Any], form: parse.ResearchForm
@@ -296,23 +325,19 @@ class SlackInbound:
         ack: AsyncAck,
         work: Awaitable[T],
         ack_for: AckFor[T],
-        on_late_failure: Callable[[], Awaitable[None]] | None = None,
-    ) -> T | None:
-        """Ack with the work's verdict if it finishes in time; otherwise ack now and return
-        the result when it comes so the caller reports it some other way. None: the ack
-        already said everything."""
+        *,
+        then: Then[T],
+        on_late_failure: Callable[[], Awaitable[None]],
+    ) -> None:
+        """Ack with the work's verdict if it finishes in time, and report the rest after the
+        ack with ``then``. If the work is slow, ack now and let ``then`` (or, should the work
+        fail, ``on_late_failure``) tell the person when it is done."""
         task = asyncio.ensure_future(work)
         done, _ = await asyncio.wait({task}, timeout=CORE_BUDGET_SECONDS)
         if not done:
             await ack()
-            try:
-                return await task
-            except Exception:
-                _log.exception("late core call failed")
-                # The modal is already gone: tell the person some other way.
-                if on_late_failure is not None:
-                    await on_late_failure()
-                return None
+            self._after_ack(self._finish_late(task, then, on_late_failure))
+            return
         try:
             result = task.result()
         except Exception:
@@ -323,14 +348,31 @@ class SlackInbound:
                     "Something went wrong", "Sorry, that did not work. Please try again."
                 ),
             )
-            return None
-        return await ack_for(ack, result)
+            return
+        rest = await ack_for(ack, result)
+        if rest is not None:
+            self._after_ack(then(rest))
+
+    @staticmethod
+    async def _finish_late(
+        task: asyncio.Future[T], then: Then[T], on_late_failure: Callable[[], Awaitable[None]]
+    ) -> None:
+        try:
+            result = await task
+        except Exception:
+            _log.exception("late core call failed")
+            # The modal is already gone: tell the person some other way.
+            await on_late_failure()
+            return
+        await then(result)
 
     # --- App Home and the rest ------------------------------------------------------------
 
     async def on_home_opened(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        if event.get("tab", "home") != "home":
-            return
+        if event.get("tab", "home") == "home":
+            self._after_ack(self._publish_home(event, body))
+
+    async def _publish_home(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         team = str(body.get("team_id") or "")
         user, is_admin = await self._known(UserRef(parse.workspace(team), str(event["user"])))
         # Opening the App Home is how many people first meet the bot: let the core know them.

@@ -58,6 +58,7 @@ class FakeSlackApi:
     tokens: set[str] = field(default_factory=lambda: {"xoxb-test"})
     oauth_access: dict[str, Any] = field(default_factory=dict)
     _trouble: dict[str, _Trouble] = field(default_factory=dict)
+    _held: dict[str, asyncio.Event] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     app_token: str = "xapp-test"
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
@@ -134,6 +135,11 @@ class FakeSlackApi:
     def fail(self, method: str, error: str, *, times: int = 1, status: int = 200) -> None:
         self._trouble[method] = _Trouble(times=times, status=status, error=error)
 
+    def hold(self, method: str) -> asyncio.Event:
+        """Calls to ``method`` wait (already recorded) until the returned event is set."""
+        self._held[method] = asyncio.Event()
+        return self._held[method]
+
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
 
@@ -179,6 +185,9 @@ class FakeSlackApi:
             self.refused.append(call)
             return web.json_response({"ok": False, "error": "invalid_auth"})
         self.calls.append(call)
+        held = self._held.get(method)
+        if held is not None:
+            await held.wait()
         handler: Handler | None = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})

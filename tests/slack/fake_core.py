@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -48,7 +49,8 @@ class FakeCore:
     research_result: CommandResult = field(default_factory=lambda: CommandResult(text="Imported."))
     poll: PollView | None = field(default_factory=sample_poll)
     refuse_answers: bool = False
-    slow_seconds: float = 0.0
+    # When set, commands and answers are recorded, then wait for it: a core still working.
+    hold: asyncio.Event | None = None
     commands: list[CommandInvoked] = field(default_factory=list)
     answer_calls: list[AnswerSubmitted] = field(default_factory=list)
     answers: dict[str, AnswerSubmitted] = field(default_factory=dict)
@@ -62,10 +64,16 @@ class FakeCore:
 
     async def handle_command(self, event: CommandInvoked) -> CommandResult:
         self.commands.append(event)
+        await self._held()
         return self.command_result
+
+    async def _held(self) -> None:
+        if self.hold is not None:
+            await self.hold.wait()
 
     async def submit_answer(self, event: AnswerSubmitted) -> AnswerOutcome:
         self.answer_calls.append(event)
+        await self._held()
         assert self.poll is not None
         if self.refuse_answers:
             closed = replace(self.poll, state=PollState.CLOSED)
