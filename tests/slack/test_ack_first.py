@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 
 import pytest
 
 from adapters.slack import inbound
+from tests.delivery.harness import wait_until
 from tests.fakes.slack_api import FakeSlackApi
 from tests.slack import payloads
 from tests.slack.conftest import Server
@@ -35,14 +35,6 @@ async def _post(server: Server, body: bytes, content_type: str = payloads.FORM) 
     return await asyncio.wait_for(send(), LIVENESS_SECONDS)
 
 
-async def _until(condition: Callable[[], bool]) -> None:
-    async def poll() -> None:
-        while not condition():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), LIVENESS_SECONDS)
-
-
 async def test_a_command_is_acked_while_the_core_is_still_working(
     server: Server, core: FakeCore, fake_slack: FakeSlackApi
 ) -> None:
@@ -50,7 +42,8 @@ async def test_a_command_is_acked_while_the_core_is_still_working(
     body = payloads.slash_command(response_url=fake_slack.response_url("cmd"), text="status")
     status, text = await _post(server, body)
     assert (status, text) == (200, "")
-    await _until(lambda: len(core.commands) == 1)  # the core has it and is still working
+    # The core has it and is still working.
+    assert await wait_until(lambda: len(core.commands) == 1, within=LIVENESS_SECONDS)
     assert fake_slack.responses.get("cmd") is None
     core.hold.set()
     (reply,) = await fake_slack.wait_for_response("cmd")
@@ -73,7 +66,8 @@ async def test_an_answer_is_acked_before_the_dm_is_updated(
     (update,) = await fake_slack.wait_for("chat.update")  # arrived, and is held there
     release.set()
     await server.adapter.idle()
-    assert update.response is not None and update.response["ok"]
+    assert update.response is not None
+    assert update.response["ok"]
     assert "Change my answer" in json.dumps(update.params["blocks"])
 
 
