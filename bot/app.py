@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -33,7 +34,8 @@ class App:
         return create_web_app(
             health=self.store.ping,
             adapters=self.adapters,
-            details=lambda: {"scheduler": self.scheduler.role},
+            # The pid tells workers behind one port apart (``serve --workers``).
+            details=lambda: {"scheduler": self.scheduler.role, "pid": os.getpid()},
         )
 
     async def start(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shlex
 import signal
 import sys
@@ -211,38 +212,72 @@ async def _chat_loop(app: App, session: object) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="default ALIGNMENT_HOST or 127.0.0.1")] = None,
     port: Annotated[int | None, typer.Option(help="default ALIGNMENT_PORT or 3000")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="server processes on the port; default ALIGNMENT_WORKERS or 1"),
+    ] = None,
+    reuse_port: Annotated[bool, typer.Option(hidden=True)] = False,
+    parent_pid: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Run the bot: one HTTP server for every configured chat platform."""
+    from bot.supervisor import WorkersError, check_workers
+
     settings = _settings()
     _configure_logging(settings)
+    host = host or settings.host
+    port = port if port is not None else settings.port
+    workers = workers if workers is not None else settings.workers
+    try:
+        check_workers(workers, settings.database_url, port)
+    except WorkersError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    if workers > 1:
+        raise typer.Exit(_run(lambda: _supervise(settings, host, port, workers)))
+    _run(lambda: _serve(settings, host, port, reuse_port=reuse_port, parent_pid=parent_pid))
 
-    async def work() -> None:
-        try:
-            app = await build_app(settings)
-        except ValueError as exc:  # adapters' settings errors are ValueErrors with one clear line
-            err.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from exc
-        runner = web.AppRunner(app.web_app(), access_log=None)  # the middleware logs requests
-        await runner.setup()
-        site = web.TCPSite(
-            runner, host or settings.host, port if port is not None else settings.port
-        )
-        await site.start()
-        await app.start()
-        out.print(
-            f"alignment-bot listening on http://{host or settings.host}:{port or settings.port}"
-        )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        try:
-            await stop.wait()
-        finally:
-            await runner.cleanup()
-            await app.close()
 
-    _run(work)
+async def _serve(
+    settings: CoreSettings, host: str, port: int, *, reuse_port: bool, parent_pid: int | None
+) -> None:
+    from bot.supervisor import watch_parent
+
+    try:
+        app = await build_app(settings)
+    except ValueError as exc:  # adapters' settings errors are ValueErrors with one clear line
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    runner = web.AppRunner(app.web_app(), access_log=None)  # the middleware logs requests
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
+    await site.start()
+    await app.start()
+    out.print(f"alignment-bot listening on http://{host}:{port} (pid {os.getpid()})")
+    stop = _stop_on_signals()
+    watcher = None if parent_pid is None else asyncio.ensure_future(watch_parent(parent_pid, stop))
+    try:
+        await stop.wait()
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+        await runner.cleanup()
+        await app.close()
+
+
+async def _supervise(settings: CoreSettings, host: str, port: int, workers: int) -> int:
+    from bot.supervisor import Supervisor, worker_argv, worker_env
+
+    env = worker_env(os.environ, settings.send_rate, workers)
+    out.print(f"alignment-bot: {workers} workers on http://{host}:{port}")
+    return await Supervisor(worker_argv(host, port), env, workers).run(_stop_on_signals())
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
 
 
 def _configure_logging(settings: CoreSettings) -> None:

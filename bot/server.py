@@ -16,7 +16,7 @@ def create_web_app(
     *,
     health: HealthCheck,
     adapters: Sequence[ChatAdapter],
-    details: Callable[[], dict[str, str]] = dict,
+    details: Callable[[], dict[str, str | int]] = dict,
 ) -> web.Application:
     app = web.Application(client_max_size=2 * 1024 * 1024, middlewares=[request_id_middleware()])
 

@@ -49,6 +49,9 @@ class CoreSettings(BaseSettings):
         gt=0,
         validation_alias=AliasChoices("ALIGNMENT_ANSWER_WINDOW_HOURS", "answer_window_hours"),
     )
+    workers: int = Field(
+        1, ge=1, le=64, validation_alias=AliasChoices("ALIGNMENT_WORKERS", "workers")
+    )
     send_rate: float = Field(
         0, ge=0, validation_alias=AliasChoices("ALIGNMENT_SEND_RATE", "send_rate")
     )

@@ -170,3 +170,28 @@ def test_db_upgrade(db_env: str) -> None:
     result = runner.invoke(cli, ["db", "upgrade"])
     assert result.exit_code == 0
     assert "up to date" in result.output
+
+
+@pytest.mark.parametrize(
+    ("database", "args", "why"),
+    [
+        ("sqlite+aiosqlite:///bot.db", ["--workers", "2"], "several workers need PostgreSQL"),
+        ("postgresql+asyncpg://x@127.0.0.1:1/x", ["--workers", "2", "--port", "0"], "fixed port"),
+        ("sqlite+aiosqlite:///bot.db", ["--workers", "0"], "at least 1"),
+    ],
+)
+def test_serve_refuses_workers_it_cannot_run(
+    monkeypatch: pytest.MonkeyPatch, database: str, args: list[str], why: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database)
+    result = runner.invoke(cli, ["serve", *args])
+    assert result.exit_code == 2
+    assert why in result.output
+    assert not Path("bot.db").exists()  # refused before anything was opened
+
+
+def test_each_worker_gets_its_share_of_the_send_rate() -> None:
+    from bot.supervisor import worker_env
+
+    assert worker_env({"A": "1"}, 200.0, 4) == {"A": "1", "ALIGNMENT_SEND_RATE": "50.0"}
+    assert "ALIGNMENT_SEND_RATE" not in worker_env({}, 0.0, 4)  # unlimited stays unlimited

@@ -47,6 +47,7 @@ class ServeProcess:
     slack_api_url: str
     log_path: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -69,7 +70,7 @@ class ServeProcess:
         }
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve"],
+            [sys.executable, "-m", "bot.cli", "serve", *self.args],
             cwd=self.log_path.parent,
             env=env,
             stdout=log,
