@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, delete, func, select, text, update
+from sqlalchemy import Row, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -387,9 +387,14 @@ class SqlStore:
                     select(m.TeamMember.person_id).where(m.TeamMember.team_id == team_id)
                 )
             )
-            for person_id in dict.fromkeys(add):
-                if person_id not in existing:
-                    session.add(m.TeamMember(team_id=team_id, person_id=person_id))
+            new = [
+                {"team_id": team_id, "person_id": person_id}
+                for person_id in dict.fromkeys(add)
+                if person_id not in existing
+            ]
+            if new:
+                # One bulk statement: a channel-wide team can have tens of thousands of members.
+                await session.execute(insert(m.TeamMember), new)
             _audit(session, workspace_id, actor, f"team members changed: {team.name}")
 
     async def team_members(self, team_id: int) -> list[PersonInfo]:
@@ -509,8 +514,12 @@ class SqlStore:
                 )
                 session.add(row)
                 await session.flush()
-                for person_id in dict.fromkeys(person_ids):
-                    session.add(m.Invitation(round_id=row.id, person_id=person_id))
+                invited = [
+                    {"round_id": row.id, "person_id": person_id}
+                    for person_id in dict.fromkeys(person_ids)
+                ]
+                if invited:
+                    await session.execute(insert(m.Invitation), invited)
                 _audit(session, workspace_id, opened_by, f"round opened: {row.id} for {audience}")
                 await session.flush()
                 return _round(row)
