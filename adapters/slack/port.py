@@ -52,13 +52,28 @@ class SlackPort:
         return Capabilities(ephemeral=True, dialogs=True, images=True)
 
     async def open_dm(self, user: UserRef) -> ConversationRef:
-        # A person's DM channel with the bot never changes: ask Slack once per process.
+        """The person's DM with the bot, without a call to Slack: chat.postMessage with a
+        user id as the channel posts to the app's DM and answers with its D… id, which the
+        first post remembers. A poll to everyone thus costs one call per person, not two."""
         known = self._dms.get(user.key)
         if known is not None:
             return known
-        team = user.workspace.external_id
+        return ConversationRef(user.workspace, user.user_id, ConversationKind.DM)
+
+    async def _open_dm_now(self, conversation: ConversationRef) -> ConversationRef:
+        """The D… id of a DM named by its user id (for calls that need a real channel)."""
+        if not _is_user_id(conversation.conversation_id):
+            return conversation
+        user = UserRef(conversation.workspace, conversation.conversation_id)
+        known = self._dms.get(user.key)
+        if known is not None:
+            return known
+        team = conversation.workspace.external_id
         data = await self._api.call(team, "conversations.open", users=user.user_id)
-        channel_id = str(data["channel"]["id"])
+        return self._remember_dm(user, str(data["channel"]["id"]))
+
+    def _remember_dm(self, user: UserRef, channel_id: str) -> ConversationRef:
+        # A person's DM channel with the bot never changes: learn it once per process.
         conversation = ConversationRef(user.workspace, channel_id, ConversationKind.DM)
         if len(self._dms) >= DM_CACHE_SIZE:
             self._dms.clear()
@@ -82,6 +97,7 @@ class SlackPort:
         The key rides along as Slack message metadata, which conversations.history returns
         with include_all_metadata; the bot's DMs and report channels are short, so the newest
         page is enough."""
+        conversation = await self._open_dm_now(conversation)
         data = await self._api.call(
             conversation.workspace.external_id,
             "conversations.history",
@@ -218,10 +234,18 @@ class SlackPort:
             channel=conversation.conversation_id,
             **params,
         )
-        # A DM opened by user id comes back with the real D… channel id: keep that one.
+        # A DM addressed by user id comes back with the real D… channel id: keep that one.
         channel = str(data.get("channel") or conversation.conversation_id)
+        if _is_user_id(conversation.conversation_id) and not _is_user_id(channel):
+            user = UserRef(conversation.workspace, conversation.conversation_id)
+            return MessageRef(self._remember_dm(user, channel), str(data["ts"]))
         posted_in = ConversationRef(conversation.workspace, channel, conversation.kind)
         return MessageRef(posted_in, str(data["ts"]))
+
+
+def _is_user_id(conversation_id: str) -> bool:
+    # Slack ids start with their kind: U/W users, D DMs, C channels, G groups.
+    return conversation_id[:1] in ("U", "W")
 
 
 def _metadata(key: str | None) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from tests.fakes.slack_api import FakeSlackApi
 
 pytestmark = pytest.mark.skipif(
     TEST_DATABASE == "sqlite",
-    reason="several workers need PostgreSQL; the SQLite refusal is tested in tests/core",
+    reason="several workers need PostgreSQL; the SQLite refusal is tested in tests/test_cli.py",
 )
 
 WORKERS = 2

@@ -255,6 +255,9 @@ class FakeSlackApi:
 
     def _m_chat_postMessage(self, call: Call) -> dict[str, Any]:
         channel = str(call.params.get("channel", ""))
+        if channel[:1] in ("U", "W"):
+            # A user id posts to the app's DM with them, and the answer names that DM.
+            channel = self._dm_of(channel)
         ts = f"{1_700_000_000 + self._next()}.000100"
         message: dict[str, Any] = {"type": "message", "text": call.params.get("text", ""), "ts": ts}
         metadata = call.params.get("metadata")
@@ -284,7 +287,11 @@ class FakeSlackApi:
 
     def _m_conversations_open(self, call: Call) -> dict[str, Any]:
         user = str(call.params.get("users", "")).split(",")[0]
-        return {"ok": True, "channel": {"id": "D" + user.removeprefix("U")}}
+        return {"ok": True, "channel": {"id": self._dm_of(user)}}
+
+    @staticmethod
+    def _dm_of(user: str) -> str:
+        return "D" + user.removeprefix("U")
 
     def _m_views_open(self, call: Call) -> dict[str, Any]:
         return {"ok": True, "view": {"id": f"V{self._next():04d}", **_view_of(call)}}

@@ -107,16 +107,18 @@ async def test_full_round_through_slack(
 
     # The outbox delivers after the command's reply: wait for every DM, not a call count.
     for _ in range(200):
-        if {p.params["channel"] for p in polls_sent()} >= dms:
+        if {p.response["channel"] for p in polls_sent() if p.response} >= dms:
             break
         await asyncio.sleep(0.1)
     polls = polls_sent()
-    assert {p.params["channel"] for p in polls} >= dms
+    # Posted to each person's user id (no conversations.open), delivered to their DM.
+    assert {p.response["channel"] for p in polls if p.response} >= dms
+    assert fake_slack.calls_to("conversations.open") == []
 
     # Everyone answers through the modal.
     for n, user in enumerate(PEOPLE):
         dm = "D" + user.removeprefix("U")
-        post = next(p for p in polls if p.params["channel"] == dm)
+        post = next(p for p in polls if p.response and p.response["channel"] == dm)
         ts = post.response["ts"]
         blocks = post.params["blocks"]
         value = next(b for b in blocks if b["type"] == "actions")["elements"][0]["value"]

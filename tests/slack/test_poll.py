@@ -48,10 +48,14 @@ async def test_send_poll_posts_dm_with_deadline_and_button(
     server: Server, fake_slack: FakeSlackApi
 ) -> None:
     dm = await server.adapter.port.open_dm(UserRef(WS, "UADA"))
-    assert dm == ConversationRef(WS, "DADA", ConversationKind.DM)
+    # Addressed by user id until the first post tells the DM's own id: no conversations.open.
+    assert dm == ConversationRef(WS, "UADA", ConversationKind.DM)
     message = await server.adapter.port.send_poll(dm, sample_poll())
-    assert message.conversation.conversation_id == "DADA"
+    assert message.conversation == ConversationRef(WS, "DADA", ConversationKind.DM)
+    assert await server.adapter.port.open_dm(UserRef(WS, "UADA")) == message.conversation
+    assert fake_slack.calls_to("conversations.open") == []
     (post,) = fake_slack.calls_to("chat.postMessage")
+    assert post.params["channel"] == "UADA"
     blocks = json.dumps(post.params["blocks"])
     assert "<!date^1905260400^" in blocks
     assert "Rank your top 3" in blocks

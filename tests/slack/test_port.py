@@ -112,3 +112,20 @@ async def test_lookup_user_and_ephemeral(port: SlackPort, fake_slack: FakeSlackA
     assert call.params["user"] == "UBOB"
     assert call.params["channel"] == "C0GENERAL"
     assert call.token == "xoxb-test"
+
+
+async def test_a_restarted_port_finds_a_dm_poll_by_its_key(
+    port: SlackPort, fake_slack: FakeSlackApi
+) -> None:
+    """The outbox's crash check: a fresh process knows the DM only by the user id, and must
+    find the message an earlier process posted there (conversations.history needs the D… id)."""
+    ada = UserRef(WS, "UADA")
+    posted = await port.post_text(await port.open_dm(ada), "poll", key="poll:7:1")
+    restarted = SlackPort(SlackApi(base_url=fake_slack.api_url, token_for=_token))
+    dm = await restarted.open_dm(ada)
+    assert dm.conversation_id == "UADA"
+    assert await restarted.find_delivered(dm, "poll:7:1") == posted
+    assert await restarted.find_delivered(dm, "poll:7:2") is None
+    assert len(fake_slack.calls_to("conversations.open")) == 1  # then remembered
+    (history, _) = fake_slack.calls_to("conversations.history")
+    assert history.params["channel"] == "DADA"
