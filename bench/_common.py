@@ -260,6 +260,18 @@ def cpu_seconds(pid: int) -> float:
     return 0.0
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its live children (``serve --workers``: the supervisor and
+    its workers)."""
+    total = cpu_seconds(pid)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            raw = stat.read_text()
+            if int(raw[raw.rindex(")") + 2 :].split()[1]) == pid:
+                total += cpu_seconds(int(stat.parent.name))
+    return total
+
+
 # --- PostgreSQL ----------------------------------------------------------------------------------
 
 

@@ -51,6 +51,7 @@ from _common import (
     print_machine,
     python,
     spawn,
+    tree_cpu_seconds,
     verdict,
     wait_http_ok,
 )
@@ -77,6 +78,7 @@ class Args:
     db: str
     settle: float
     log_level: str
+    workers: int
 
 
 @dataclass
@@ -174,6 +176,7 @@ async def fan_out(database_url: str, started: list[Child], folder: Path, args: A
     if args.concurrency is not None:
         settings["ALIGNMENT_SEND_CONCURRENCY"] = str(args.concurrency)
     argv = [*alignment_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--workers", str(args.workers)]  # each worker paces at its share of the rate
     server = spawn("alignment-serve", argv, env=base_env(**settings), cwd=folder, log_dir=folder)
     started.append(server)
     base = f"http://127.0.0.1:{port}"
@@ -191,7 +194,7 @@ async def fan_out(database_url: str, started: list[Child], folder: Path, args: A
         await asyncio.sleep(0.5)  # let the server go idle before the clock starts
 
         print(f"run     : /alignment poll now team:{TEAM_NAME} …", flush=True)
-        server_cpu, fake_cpu = cpu_seconds(server.pid), cpu_seconds(fake.child.pid)
+        server_cpu, fake_cpu = tree_cpu_seconds(server.pid), cpu_seconds(fake.child.pid)
         clock = time.perf_counter()
         commanded_at = await slash(session, base, fake, f"poll now team:{TEAM_NAME}", "poll")
         done_at: float | None = None
@@ -211,7 +214,7 @@ async def fan_out(database_url: str, started: list[Child], folder: Path, args: A
                 break
             await asyncio.sleep(0.1)
         wall_s = time.perf_counter() - clock
-        server_cpu = cpu_seconds(server.pid) - server_cpu
+        server_cpu = tree_cpu_seconds(server.pid) - server_cpu
         fake_cpu = cpu_seconds(fake.child.pid) - fake_cpu
         print(f"settle  : {args.settle:.0f} s for late or doubled deliveries …", flush=True)
         await asyncio.sleep(args.settle)
@@ -505,6 +508,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--settle", type=float, default=5.0, help="seconds to wait for late or doubled polls"
     )
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of the server")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="alignment serve --workers (more need postgres)"
+    )
     parser.add_argument("--quick", action="store_true", help="2,000 members")
     parsed = parser.parse_args(argv)
     if parsed.rate <= 0:
@@ -517,6 +523,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         db=parsed.db,
         settle=parsed.settle,
         log_level=parsed.log_level,
+        workers=parsed.workers,
     )
     print("bench/fanout.py: poll fan-out through a rate-limited fake Slack, alignment serve")
     extra = {"target": f"time/floor <= {TARGET_RATIO:.2f}, 0 duplicates, 0 lost"}
