@@ -11,13 +11,14 @@ import json
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Row, delete, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Row, any_, delete, func, insert, literal, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.domain import Role, WorkspaceRef
 from bot.records import (
@@ -189,30 +190,36 @@ class SqlStore:
         ids = list(dict.fromkeys(user_id for user_id, _ in people))
         names = dict(people)
         found: dict[str, PersonInfo] = {}
-        async with self._tx() as session:
+        # Core on a bare connection: ORM objects for a 10,000-member channel cost seconds.
+        async with self._engine.begin() as connection:
+            if self.dialect == "postgresql":
+                # Plan each lookup with its own list: from the sixth run on, PostgreSQL's
+                # generic plan compared every person of the workspace with every value of the
+                # list one by one (measured 3 ms -> 110 ms a lookup for 10,000 people).
+                await connection.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
-                rows = [
-                    {
-                        "workspace_id": workspace_id,
-                        "user_id": u,
-                        "display_name": names[u],
-                        "created_at": now,
-                    }
-                    for u in chunk
-                ]
-                await session.execute(
-                    insert_ignoring(m.Person).on_conflict_do_nothing(
-                        index_elements=["workspace_id", "user_id"]
-                    ),
-                    rows,
-                )
-                stored = await session.scalars(
-                    select(m.Person).where(
-                        m.Person.workspace_id == workspace_id, m.Person.user_id.in_(chunk)
+                known = await _people_named(connection, workspace_id, chunk)
+                missing = [u for u in chunk if u not in known]
+                if missing:
+                    rows = [
+                        {
+                            "workspace_id": workspace_id,
+                            "user_id": u,
+                            "display_name": names[u],
+                            "created_at": now,
+                        }
+                        for u in missing
+                    ]
+                    await connection.execute(
+                        insert_ignoring(m.Person).on_conflict_do_nothing(
+                            index_elements=["workspace_id", "user_id"]
+                        ),
+                        rows,
                     )
-                )
-                found.update((row.user_id, _person(row)) for row in stored)
+                    # Including anyone another replica inserted meanwhile.
+                    known.update(await _people_named(connection, workspace_id, missing))
+                found.update(known)
         return [found[user_id] for user_id in ids]
 
     async def person_by_id(self, workspace_id: int, person_id: int) -> PersonInfo | None:
@@ -379,7 +386,8 @@ class SqlStore:
             if to_remove:
                 await session.execute(
                     delete(m.TeamMember).where(
-                        m.TeamMember.team_id == team_id, m.TeamMember.person_id.in_(to_remove)
+                        m.TeamMember.team_id == team_id,
+                        _among(self.dialect, m.TeamMember.person_id, to_remove),
                     )
                 )
             existing = set(
@@ -853,7 +861,11 @@ class SqlStore:
                     list(
                         await session.scalars(
                             select(m.OutboxMessage.dedupe_key).where(
-                                m.OutboxMessage.dedupe_key.in_(keys[start : start + 500])
+                                _among(
+                                    self.dialect,
+                                    m.OutboxMessage.dedupe_key,
+                                    keys[start : start + 500],
+                                )
                             )
                         )
                     )
@@ -1042,6 +1054,26 @@ class SqlStore:
                 .order_by(m.PlatformRecord.key)
             )
             return [(row.key, dict(row.value)) for row in rows]
+
+
+def _among(dialect: str, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``= ANY(array)``: one parameter instead of one per
+    value, so the statement text and its prepared plan are the same for any length."""
+    if dialect == "postgresql":
+        return cast(ColumnElement[bool], column == any_(literal(list(values), ARRAY(column.type))))
+    return cast(ColumnElement[bool], column.in_(values))
+
+
+async def _people_named(
+    connection: AsyncConnection, workspace_id: int, user_ids: Sequence[str]
+) -> dict[str, PersonInfo]:
+    rows = await connection.execute(
+        select(m.Person.id, m.Person.user_id, m.Person.display_name).where(
+            m.Person.workspace_id == workspace_id,
+            _among(connection.dialect.name, m.Person.user_id, user_ids),
+        )
+    )
+    return {row.user_id: PersonInfo(row.id, row.user_id, row.display_name) for row in rows}
 
 
 def _answer_refusal(gate: Row[Any] | None, at: datetime) -> AnswerWrite | None:
