@@ -83,3 +83,16 @@ async def test_a_claim_left_by_a_dead_worker_is_finished_by_another(world: World
     assert await live.drain_once() == 1
     assert live_port.sent == ["hello"]
     assert (await world.app.store.outbox_counts()) == {"sent": 1}
+
+
+async def test_enqueue_counts_only_new_keys_across_chunks_and_calls(world: World) -> None:
+    workspace = await world.app.core.workspace(world.session("boss").user.workspace)
+
+    def items(keys: range) -> list[NewOutboxItem]:
+        return [NewOutboxItem(f"text:n:{k}", OutboxKind.TEXT, {"text": str(k)}) for k in keys]
+
+    store = world.app.store
+    assert await store.enqueue(workspace.id, items(range(1200))) == 1200  # three chunks
+    assert await store.enqueue(workspace.id, items(range(1100, 1300))) == 100
+    assert await store.enqueue(workspace.id, items(range(1300))) == 0
+    assert await store.outbox_counts() == {"pending": 1300}
