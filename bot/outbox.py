@@ -98,6 +98,7 @@ class Outbox:
         self.worker = f"w-{uuid.uuid4().hex[:12]}"
         self._wake = asyncio.Event()
         self._reports: dict[int, ReportView | None] = {}
+        self._workspaces: dict[int, WorkspaceInfo] = {}
 
     def wake(self) -> None:
         """New messages were queued: do not wait for the next poll interval."""
@@ -133,6 +134,7 @@ class Outbox:
         running: set[asyncio.Task[None]] = set()
         handled = 0
         self._reports.clear()
+        self._workspaces.clear()
 
         async def handle(item: OutboxItem, uncertain: bool) -> None:
             async with gate:
@@ -181,7 +183,7 @@ class Outbox:
 
     async def _handle(self, item: OutboxItem, *, uncertain: bool) -> None:
         try:
-            workspace = await self._store.workspace_by_id(item.workspace_id)
+            workspace = await self._workspace(item.workspace_id)
             port = self._ports.get(workspace.ref.platform)
             if port is None:
                 raise DeliveryError(
@@ -195,7 +197,9 @@ class Outbox:
             log.exception("outbox message %s failed", item.id)
             await self._failed(item, DeliveryError(str(exc), retryable=False))
             return
-        if message is not None:
+        if message is None:
+            return
+        try:
             await self._store.outbox_sent(
                 item.id,
                 conversation_id=message.conversation.conversation_id,
@@ -203,6 +207,17 @@ class Outbox:
                 at=self._clock(),
                 poll_of=_poll_of(item),
             )
+        except Exception:
+            # Sent but not marked: the claim lapses and whoever reclaims it asks the platform
+            # whether it arrived before sending again (see _deliver).
+            log.exception("outbox message %s was sent but could not be marked", item.id)
+
+    async def _workspace(self, workspace_id: int) -> WorkspaceInfo:
+        # A fan-out names one workspace thousands of times: read it once per drain.
+        known = self._workspaces.get(workspace_id)
+        if known is None:
+            known = self._workspaces[workspace_id] = await self._store.workspace_by_id(workspace_id)
+        return known
 
     async def _deliver(
         self, item: OutboxItem, workspace: WorkspaceInfo, port: ChatPort, *, uncertain: bool

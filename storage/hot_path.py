@@ -1,4 +1,4 @@
-"""Statements of the answer burst, built once as SQLAlchemy Core and run on a bare connection.
+"""Statements of the answer burst and the poll fan-out, built once as SQLAlchemy Core and run on a bare connection.
 
 A poll reaches everyone at once and most of them answer within minutes, so these few
 statements run thousands of times a minute. Building them per call and running them through
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from sqlalchemy import Select, bindparam, insert, select
+from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert, ReturningInsert
 
@@ -22,6 +22,7 @@ _people = _tables["people"]
 _rounds = _tables["rounds"]
 _invitations = _tables["invitations"]
 _answers = _tables["answers"]
+_outbox = _tables["outbox"]
 
 FIND_PERSON: Final = select(_people.c.id, _people.c.user_id, _people.c.display_name).where(
     _people.c.workspace_id == bindparam("workspace_id"),
@@ -69,3 +70,30 @@ UPSERT_ANSWER: Final = {
     "postgresql": _upsert_answer(postgresql.insert(_answers)),
     "sqlite": _upsert_answer(sqlite.insert(_answers)),
 }
+
+# The fan-out renders each poll with the person's current answer (a retried poll may come
+# after they answered) and marks each one sent: once per person of the audience.
+ANSWER_OF: Final = select(_answers.c.person_id, _answers.c.ranking, _answers.c.answered_at).where(
+    _answers.c.round_id == bindparam("round_id"),
+    _answers.c.person_id == bindparam("person_id"),
+)
+# Bound names differ from the columns': SQLAlchemy keeps those for the SET clause.
+POLL_DELIVERED_TO: Final = (
+    update(_invitations)
+    .where(
+        _invitations.c.round_id == bindparam("of_round"),
+        _invitations.c.person_id == bindparam("of_person"),
+    )
+    .values(conversation_id=bindparam("to_conversation"), message_id=bindparam("to_message"))
+)
+OUTBOX_SENT: Final = (
+    update(_outbox)
+    .where(_outbox.c.id == bindparam("item_id"))
+    .values(
+        state="sent",
+        sent_at=bindparam("sent"),
+        conversation_id=bindparam("to_conversation"),
+        message_id=bindparam("to_message"),
+        last_error=None,
+    )
+)

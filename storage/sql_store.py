@@ -653,12 +653,12 @@ class SqlStore:
         ]
 
     async def answer_of(self, round_id: int, person_id: int) -> AnswerRecord | None:
-        async with self._sessions() as session:
-            row = await session.scalar(
-                select(m.Answer).where(
-                    m.Answer.round_id == round_id, m.Answer.person_id == person_id
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    hot.ANSWER_OF, {"round_id": round_id, "person_id": person_id}
                 )
-            )
+            ).first()
         if row is None:
             return None
         return AnswerRecord(row.person_id, "", tuple(int(x) for x in row.ranking), row.answered_at)
@@ -939,25 +939,14 @@ class SqlStore:
         poll_of: tuple[int, int] | None = None,
     ) -> None:
         """Mark a message sent; for a poll, also record where it went (same transaction)."""
-        async with self._tx() as session:
+        where = {"to_conversation": conversation_id, "to_message": message_id}
+        async with self._engine.begin() as connection:
             if poll_of is not None:
                 round_id, person_id = poll_of
-                await session.execute(
-                    update(m.Invitation)
-                    .where(m.Invitation.round_id == round_id, m.Invitation.person_id == person_id)
-                    .values(conversation_id=conversation_id, message_id=message_id)
+                await connection.execute(
+                    hot.POLL_DELIVERED_TO, {**where, "of_round": round_id, "of_person": person_id}
                 )
-            await session.execute(
-                update(m.OutboxMessage)
-                .where(m.OutboxMessage.id == item_id)
-                .values(
-                    state="sent",
-                    sent_at=at,
-                    conversation_id=conversation_id,
-                    message_id=message_id,
-                    last_error=None,
-                )
-            )
+            await connection.execute(hot.OUTBOX_SENT, {**where, "item_id": item_id, "sent": at})
 
     async def outbox_retry(self, item_id: int, *, not_before: datetime, error: str) -> None:
         async with self._tx() as session:
