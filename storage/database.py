@@ -23,7 +23,14 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No pre-ping: checking every connection out with a round trip cost more than half of
+    # the CPU of a stored answer under a burst (bench/ack.py: 212 -> 390 answers/s without
+    # it). A connection broken by a database restart fails its first statement instead;
+    # SQLAlchemy then discards every pooled connection from before the failure, so one
+    # request per process is refused (and told so) and the next ones reconnect
+    # (tests/hardening/test_db_faults.py). Recycling keeps connections from outliving a
+    # proxy's or firewall's idle timeout.
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
 
 
 def _ensure_sqlite_dir(url: str) -> None:
