@@ -175,7 +175,6 @@ class AlignmentCore:
 
     async def submit_answer(self, event: AnswerSubmitted) -> AnswerOutcome:
         workspace = await self.workspace(event.user.workspace)
-        person = await self._person(workspace, event.user)
         round_info = await self.rounds.round_briefly(workspace, event.round_id)
         if round_info is None:
             return AnswerOutcome(AnswerStatus.REFUSED, "That poll no longer exists.")
@@ -183,16 +182,25 @@ class AlignmentCore:
         by_value = {str(a.id): a for a in attributes}
         problem = ranking_problem(event.ranking, set(by_value), round_info.top_k)
         if problem:
+            person = await self._person(workspace, event.user)
             poll = await self.rounds.poll_view(workspace, round_info, person)
             return AnswerOutcome(AnswerStatus.REFUSED, problem, poll)
         ranking = [int(value) for value in event.ranking]
+        # The store finds the person itself, in the answer's transaction: most answers come
+        # from someone the bot has not heard from for a while, so a cache would miss.
         write = await self.store.record_answer(
-            round_info.id, person.id, ranking, at=self.clock(), event_id=_event_key(event)
+            workspace.id,
+            event.user.user_id,
+            round_info.id,
+            ranking,
+            at=self.clock(),
+            event_id=_event_key(event),
         )
         if write in (AnswerWrite.RECORDED, AnswerWrite.REPLACED):
             # The answer just written is the poll's state: no need to read it back.
             poll = self.rounds.poll_view_of(round_info, attributes, event.ranking)
         else:
+            person = await self._person(workspace, event.user)
             poll = await self.rounds.poll_view(workspace, round_info, person)
         return _answer_outcome(write, poll, [by_value[v].name for v in event.ranking])
 

@@ -181,16 +181,18 @@ class Store(Protocol):
 
     async def record_answer(
         self,
+        workspace_id: int,
+        user_id: str,
         round_id: int,
-        person_id: int,
         ranking: Sequence[int],
         *,
         at: datetime,
         event_id: str,
     ) -> AnswerWrite:
         """Store or replace one person's answer, once per event id, only while the round is
-        open and only from someone invited to it. One short transaction, three statements:
-        this is the hot path of a poll burst."""
+        open and only from someone invited to it (named by their platform user id). One short
+        transaction of three prebuilt statements on a bare connection: this is the hot path of
+        a poll burst."""
         ...
 
     async def answers_for_round(self, round_id: int) -> list[AnswerRecord]: ...

@@ -34,17 +34,24 @@ CLAIM_EVENT: Final[Insert] = insert(_tables["processed_events"])
 
 
 def _answer_gate(*, lock: bool) -> Select[Any]:
-    """The round's state and deadline and the person's invitation, in one query."""
-    invitation = (
-        select(_invitations.c.id)
+    """The round's state and deadline, and the id of the person answering if they are invited
+    (found by their platform user id, so the answer needs no lookup of its own), in one query.
+    """
+    person = (
+        select(_people.c.id)
         .where(
-            _invitations.c.round_id == bindparam("round_id"),
-            _invitations.c.person_id == bindparam("person_id"),
+            _people.c.workspace_id == bindparam("workspace_id"),
+            _people.c.user_id == bindparam("user_id"),
         )
         .scalar_subquery()
-        .label("invitation")
     )
-    query = select(_rounds.c.state, _rounds.c.deadline, invitation).where(
+    invited = (
+        select(_invitations.c.person_id)
+        .where(_invitations.c.round_id == bindparam("round_id"), _invitations.c.person_id == person)
+        .scalar_subquery()
+        .label("invited")
+    )
+    query = select(_rounds.c.state, _rounds.c.deadline, invited).where(
         _rounds.c.id == bindparam("round_id")
     )
     # Shared lock on PostgreSQL: answers do not wait for each other, only for a close.

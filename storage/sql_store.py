@@ -587,16 +587,18 @@ class SqlStore:
 
     async def record_answer(
         self,
+        workspace_id: int,
+        user_id: str,
         round_id: int,
-        person_id: int,
         ranking: Sequence[int],
         *,
         at: datetime,
         event_id: str,
     ) -> AnswerWrite:
         """Store or replace one person's answer, once per event id, only while the round is
-        open and only from someone invited to it. One short transaction of three prebuilt
-        statements on a bare connection: this is the hot path of a poll burst."""
+        open and only from someone invited to it (named by their platform user id). One short
+        transaction of three prebuilt statements on a bare connection: this is the hot path of
+        a poll burst."""
         dialect = self.dialect
         try:
             async with self._engine.begin() as connection:
@@ -605,7 +607,8 @@ class SqlStore:
                 )
                 gate = (
                     await connection.execute(
-                        hot.ANSWER_GATE[dialect], {"round_id": round_id, "person_id": person_id}
+                        hot.ANSWER_GATE[dialect],
+                        {"round_id": round_id, "workspace_id": workspace_id, "user_id": user_id},
                     )
                 ).first()
                 refused = _answer_refusal(gate, at)
@@ -616,7 +619,7 @@ class SqlStore:
                     hot.UPSERT_ANSWER[dialect],
                     {
                         "round_id": round_id,
-                        "person_id": person_id,
+                        "person_id": gate.invited,
                         "ranking": list(ranking),
                         "answered_at": at,
                         "revisions": 1,
@@ -1065,7 +1068,7 @@ def _answer_refusal(gate: Row[Any] | None, at: datetime) -> AnswerWrite | None:
     """Why an answer may not be stored, from the round's state, deadline and invitation."""
     if gate is None or gate.state != RoundState.OPEN.value or at >= gate.deadline:
         return AnswerWrite.CLOSED
-    if gate.invitation is None:
+    if gate.invited is None:
         return AnswerWrite.NOT_INVITED
     return None
 
