@@ -271,8 +271,9 @@ class AlignmentCore:
     # -- helpers --------------------------------------------------------------------------
 
     async def _person(self, workspace: WorkspaceInfo, user: UserRef) -> PersonInfo:
-        # Every event names its person; a short-lived cache spares the hot answer path a
-        # query. Short, because another replica may forget the person meanwhile.
+        # Commands, buttons and App Home visits name their person, often several times in a
+        # row; a short-lived cache spares each a query. Short, because another replica may
+        # forget the person meanwhile. (Answers find their person in the store's own write.)
         now = time.monotonic()
         cached = self._people.get(user.key)
         if cached is not None and cached[0] > now:

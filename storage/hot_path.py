@@ -24,11 +24,6 @@ _invitations = _tables["invitations"]
 _answers = _tables["answers"]
 _outbox = _tables["outbox"]
 
-FIND_PERSON: Final = select(_people.c.id, _people.c.user_id, _people.c.display_name).where(
-    _people.c.workspace_id == bindparam("workspace_id"),
-    _people.c.user_id == bindparam("user_id"),
-)
-
 # Parameters: event_id, kind, processed_at. A second insert of one id is a retry.
 CLAIM_EVENT: Final[Insert] = insert(_tables["processed_events"])
 

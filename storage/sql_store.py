@@ -168,14 +168,8 @@ class SqlStore:
         return found
 
     async def find_person(self, workspace_id: int, user_id: str) -> PersonInfo | None:
-        # Every answer from someone not yet in the core's cache comes through here.
         async with self._engine.connect() as connection:
-            row = (
-                await connection.execute(
-                    hot.FIND_PERSON, {"workspace_id": workspace_id, "user_id": user_id}
-                )
-            ).first()
-        return None if row is None else PersonInfo(row.id, row.user_id, row.display_name)
+            return (await _people_named(connection, workspace_id, [user_id])).get(user_id)
 
     async def ensure_people(
         self, workspace_id: int, people: Sequence[tuple[str, str]]
@@ -1061,7 +1055,7 @@ async def _people_named(
             _among(connection.dialect.name, m.Person.user_id, user_ids),
         )
     )
-    return {row.user_id: PersonInfo(row.id, row.user_id, row.display_name) for row in rows}
+    return {row.user_id: _person(row) for row in rows}
 
 
 def _answer_refusal(gate: Row[Any] | None, at: datetime) -> AnswerWrite | None:
@@ -1183,7 +1177,8 @@ def _workspace(row: m.Workspace) -> WorkspaceInfo:
     )
 
 
-def _person(row: m.Person) -> PersonInfo:
+def _person(row: m.Person | Row[int, str, str]) -> PersonInfo:
+    """From an ORM object or a Core row of id, user_id and display_name."""
     return PersonInfo(row.id, row.user_id, row.display_name)
 
 
