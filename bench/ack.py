@@ -65,8 +65,6 @@ from _common import (
     verdict,
     wait_http_ok,
 )
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from adapters.slack import render
 from adapters.slack.parse import PollMeta
@@ -75,7 +73,6 @@ from bot.defaults import DEFAULT_QUESTION
 from bot.domain import WorkspaceRef
 from bot.records import RoundState
 from bot.settings import CoreSettings
-from storage import models
 from storage.database import create_engine
 from storage.sql_store import SqlStore
 from tests.slack import payloads
@@ -254,27 +251,16 @@ class Outcome:
 
 async def register_people(database_url: str, n: int) -> int:
     """The workspace (through the core, so it gets its default attributes) and N people,
-    written straight into the bot's tables in one batch."""
+    added the way a channel's members are when a round opens (``SqlStore.ensure_people``)."""
     settings = CoreSettings(_env_file=None, database_url=database_url, admins=(ADMIN,))
     app = await build_app(settings, with_chat_adapters=False)
     try:
         workspace = await app.core.workspace(WorkspaceRef("slack", TEAM))
-        now = app.core.clock()
-        rows = [
-            {
-                "workspace_id": workspace.id,
-                "user_id": user_id(i),
-                "display_name": user_name(i),
-                "created_at": now,
-            }
-            for i in range(n)
-        ]
-        engine = create_engine(database_url)
+        store = SqlStore(create_engine(database_url))
         try:
-            async with async_sessionmaker(engine)() as session, session.begin():
-                await session.execute(insert(models.Person), rows)
+            await store.ensure_people(workspace.id, [(user_id(i), user_name(i)) for i in range(n)])
         finally:
-            await engine.dispose()
+            await store.close()
         return workspace.id
     finally:
         await app.close()

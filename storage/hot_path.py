@@ -9,11 +9,12 @@ arrive as parameters.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from sqlalchemy import Select, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Select, any_, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert, ReturningInsert
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.dml import ReturningInsert
 
 from storage import models as m
 
@@ -23,40 +24,48 @@ _rounds = _tables["rounds"]
 _invitations = _tables["invitations"]
 _answers = _tables["answers"]
 _outbox = _tables["outbox"]
-
-# Parameters: event_id, kind, processed_at. A second insert of one id is a retry.
-CLAIM_EVENT: Final[Insert] = insert(_tables["processed_events"])
+_claims = _tables["processed_events"]
 
 
-def _answer_gate(*, lock: bool) -> Select[Any]:
-    """The round's state and deadline, and the id of the person answering if they are invited
-    (found by their platform user id, so the answer needs no lookup of its own), in one query.
-    """
-    person = (
-        select(_people.c.id)
+def _any_of(dialect: str, column: Any, name: str) -> ColumnElement[bool]:
+    """``column IN :name`` for a list bound at run time. On PostgreSQL ``= ANY(:name)``: one
+    array parameter, so the statement and its prepared plan are the same for any length."""
+    if dialect == "postgresql":
+        return cast(ColumnElement[bool], column == any_(bindparam(name, type_=ARRAY(column.type))))
+    return cast(ColumnElement[bool], column.in_(bindparam(name, expanding=True)))
+
+
+def _claim_events(statement: postgresql.Insert | sqlite.Insert) -> ReturningInsert[Any]:
+    """Record event ids (run with one row each); returns those that were new."""
+    return statement.on_conflict_do_nothing(index_elements=["event_id"]).returning(
+        _claims.c.event_id
+    )
+
+
+def _invited(dialect: str) -> Select[Any]:
+    """Who of these users is invited to which of these rounds, found by platform user id."""
+    return (
+        select(_people.c.workspace_id, _people.c.user_id, _invitations.c.round_id, _people.c.id)
+        .join(_invitations, _invitations.c.person_id == _people.c.id)
         .where(
-            _people.c.workspace_id == bindparam("workspace_id"),
-            _people.c.user_id == bindparam("user_id"),
+            _any_of(dialect, _people.c.workspace_id, "workspace_ids"),
+            _any_of(dialect, _people.c.user_id, "user_ids"),
+            _any_of(dialect, _invitations.c.round_id, "round_ids"),
         )
-        .scalar_subquery()
     )
-    invited = (
-        select(_invitations.c.person_id)
-        .where(_invitations.c.round_id == bindparam("round_id"), _invitations.c.person_id == person)
-        .scalar_subquery()
-        .label("invited")
-    )
-    query = select(_rounds.c.state, _rounds.c.deadline, invited).where(
-        _rounds.c.id == bindparam("round_id")
+
+
+def _round_states(dialect: str) -> Select[Any]:
+    query = select(_rounds.c.id, _rounds.c.state, _rounds.c.deadline).where(
+        _any_of(dialect, _rounds.c.id, "round_ids")
     )
     # Shared lock on PostgreSQL: answers do not wait for each other, only for a close.
-    return query.with_for_update(read=True, of=_rounds) if lock else query
+    return query.with_for_update(read=True) if dialect == "postgresql" else query
 
 
-def _upsert_answer(
-    statement: postgresql.Insert | sqlite.Insert,
-) -> ReturningInsert[Any]:
-    """Insert or replace one person's answer; returns its revision count (1 = first)."""
+def _upsert_answers(statement: postgresql.Insert | sqlite.Insert) -> ReturningInsert[Any]:
+    """Insert or replace answers (run with one row each); returns each one's revision count
+    (1 = first) by its round and person."""
     return statement.on_conflict_do_update(
         index_elements=["round_id", "person_id"],
         set_={
@@ -64,13 +73,22 @@ def _upsert_answer(
             "answered_at": statement.excluded.answered_at,
             "revisions": _answers.c.revisions + 1,
         },
-    ).returning(_answers.c.revisions)
+    ).returning(_answers.c.round_id, _answers.c.person_id, _answers.c.revisions)
 
 
-ANSWER_GATE: Final = {"postgresql": _answer_gate(lock=True), "sqlite": _answer_gate(lock=False)}
-UPSERT_ANSWER: Final = {
-    "postgresql": _upsert_answer(postgresql.insert(_answers)),
-    "sqlite": _upsert_answer(sqlite.insert(_answers)),
+_DIALECTS: Final = ("postgresql", "sqlite")
+CLAIM_EVENTS: Final = {
+    "postgresql": _claim_events(postgresql.insert(_claims)),
+    "sqlite": _claim_events(sqlite.insert(_claims)),
+}
+UNCLAIM_EVENTS: Final = {
+    d: delete(_claims).where(_any_of(d, _claims.c.event_id, "event_ids")) for d in _DIALECTS
+}
+INVITED: Final = {d: _invited(d) for d in _DIALECTS}
+ROUND_STATES: Final = {d: _round_states(d) for d in _DIALECTS}
+UPSERT_ANSWERS: Final = {
+    "postgresql": _upsert_answers(postgresql.insert(_answers)),
+    "sqlite": _upsert_answers(sqlite.insert(_answers)),
 }
 
 # The fan-out renders each poll with the person's current answer (a retried poll may come
