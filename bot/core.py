@@ -31,6 +31,7 @@ from bot.events import (
 )
 from bot.outbox import Outbox, Renderers
 from bot.ports import ChatPort, DeliveryError
+from bot.recent import Recent
 from bot.records import AnswerWrite, PersonInfo, WorkspaceInfo
 from bot.research import ImportIssue, ResearchImportError, ResearchStudy
 from bot.research_io import parse_research
@@ -81,7 +82,8 @@ class AlignmentCore:
             lease=timedelta(seconds=settings.outbox_lease_seconds),
         )
         self._tasks: set[asyncio.Task[None]] = set()
-        self._workspaces: dict[str, WorkspaceInfo] = {}
+        # A workspace row never changes once made, so each process reads it once.
+        self._workspaces: Recent[str, WorkspaceInfo] = Recent(ttl=None)
         self._people: dict[str, tuple[float, PersonInfo]] = {}
         self._outbox_task: asyncio.Task[None] | None = None
         # Set by the scheduler when it runs, so schedule commands take effect at once.
@@ -144,17 +146,15 @@ class AlignmentCore:
     # -- CoreApi --------------------------------------------------------------------------
 
     async def workspace(self, ref: WorkspaceRef) -> WorkspaceInfo:
-        # A workspace row never changes once made, so each process reads it once.
-        found = self._workspaces.get(ref.key)
-        if found is None:
-            found = await self.store.ensure_workspace(
+        return await self._workspaces.get(
+            ref.key,
+            lambda: self.store.ensure_workspace(
                 ref,
                 time_zone=self.settings.time_zone,
                 top_k=self.settings.top_k,
                 default_attributes=DEFAULT_ATTRIBUTES,
-            )
-            self._workspaces[ref.key] = found
-        return found
+            ),
+        )
 
     async def handle_command(self, event: CommandInvoked) -> CommandResult:
         try:

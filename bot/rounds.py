@@ -8,7 +8,6 @@ update that only one caller can win.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from bot.domain import (
     WorkspaceRef,
 )
 from bot.ports import ChatPort
+from bot.recent import Recent
 from bot.records import (
     AttributeInfo,
     NewOutboxItem,
@@ -89,8 +89,10 @@ class RoundService:
         self._analysis = analysis
         # Wakes the outbox when messages were queued, so nobody waits for its next poll.
         self._notify = notify
-        self._rounds: dict[tuple[int, int], tuple[float, RoundInfo]] = {}
-        self._attributes: dict[int, tuple[float, list[AttributeInfo]]] = {}
+        self._rounds: Recent[tuple[int, int], RoundInfo | None] = Recent(
+            BURST_CACHE_SECONDS, keep=lambda found: found is not None
+        )
+        self._attributes: Recent[int, list[AttributeInfo]] = Recent(BURST_CACHE_SECONDS)
 
     def port_for(self, workspace: WorkspaceRef) -> ChatPort | None:
         return self._ports.get(workspace.platform)
@@ -206,24 +208,14 @@ class RoundService:
         A fan-out or a burst of answers names the same round thousands of times; a few
         seconds' staleness is harmless because the answer write checks the round's state and
         deadline in the database itself."""
-        key = (workspace.id, round_id)
-        now = time.monotonic()
-        cached = self._rounds.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        found = await self._store.get_round(workspace.id, round_id)
-        if found is not None:
-            self._rounds[key] = (now + BURST_CACHE_SECONDS, found)
-        return found
+        return await self._rounds.get(
+            (workspace.id, round_id), lambda: self._store.get_round(workspace.id, round_id)
+        )
 
     async def attributes_briefly(self, workspace: WorkspaceInfo) -> list[AttributeInfo]:
-        now = time.monotonic()
-        cached = self._attributes.get(workspace.id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        found = await self._store.list_attributes(workspace.id)
-        self._attributes[workspace.id] = (now + BURST_CACHE_SECONDS, found)
-        return found
+        return await self._attributes.get(
+            workspace.id, lambda: self._store.list_attributes(workspace.id)
+        )
 
     async def report_for_round(self, workspace: WorkspaceInfo, round_id: int) -> ReportView | None:
         round_info = await self._store.get_round(workspace.id, round_id)
