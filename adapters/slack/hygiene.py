@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl
 
 FORM: Final = "application/x-www-form-urlencoded"
 JSON: Final = "application/json"
@@ -55,33 +55,43 @@ def check_signature(signing_secret: str, body: bytes, headers: Mapping[str, str]
     return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
 
 
-def check_shape(content_type: str, body: bytes) -> Problem | None:
-    """None when bolt can parse the body and our listeners find the fields they read."""
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A request body that is UTF-8 and shaped the way our listeners read it: its text and
+    what bolt would parse from it (the interaction payload, the form or the JSON)."""
+
+    text: str
+    data: dict[str, Any]
+
+
+def read_body(content_type: str, body: bytes) -> Body | Problem:
+    """The parsed body when our listeners will find the fields they read, else the problem."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return Problem(400, "body is not UTF-8")
     if content_type == FORM:
-        return _check_form(text)
+        return _read_form(text)
     if content_type == JSON:
-        return _check_json(text)
+        return _read_json(text)
     return Problem(400, f"unsupported content type {content_type or 'none'}")
 
 
-def _check_form(text: str) -> Problem | None:
-    form = {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
+def _read_form(text: str) -> Body | Problem:
+    form = dict(parse_qsl(text, keep_blank_values=True))  # the last of a repeated field wins
     if "payload" in form:
-        return _check_interaction(form["payload"])
+        payload = _json_object(form["payload"])
+        if payload is None:
+            return Problem(400, "payload is not a JSON object")
+        problem = _check_interaction(payload)
+        return problem or Body(text, payload)
     if form.get("ssl_check") == "1":
-        return None
+        return Body(text, form)
     missing = [name for name in SLASH_COMMAND_FIELDS if not form.get(name)]
-    return Problem(400, f"missing fields: {', '.join(missing)}") if missing else None
+    return Problem(400, f"missing fields: {', '.join(missing)}") if missing else Body(text, form)
 
 
-def _check_interaction(raw: str) -> Problem | None:
-    payload = _json_object(raw)
-    if payload is None:
-        return Problem(400, "payload is not a JSON object")
+def _check_interaction(payload: dict[str, Any]) -> Problem | None:
     kind = payload.get("type")
     if not isinstance(kind, str):
         return Problem(400, "payload has no type")
@@ -113,20 +123,21 @@ def _view_ok(view: Any) -> bool:
     )
 
 
-def _check_json(text: str) -> Problem | None:
+def _read_json(text: str) -> Body | Problem:
     body = _json_object(text)
     if body is None:
         return Problem(400, "body is not a JSON object")
     kind = body.get("type")
     if kind == "url_verification":
-        return None if isinstance(body.get("challenge"), str) else Problem(400, "no challenge")
+        ok = isinstance(body.get("challenge"), str)
+        return Body(text, body) if ok else Problem(400, "no challenge")
     if kind != "event_callback":
         return Problem(400, f"unsupported event envelope {kind!r}")
     if not isinstance(body.get("event_id"), str) or not isinstance(body.get("team_id"), str):
         return Problem(400, "event_callback has no event_id or team_id")
     if not isinstance(_dig(body, "event", "type"), str):
         return Problem(400, "event_callback has no event.type")
-    return None
+    return Body(text, body)
 
 
 def _json_object(raw: str) -> dict[str, Any] | None:
@@ -145,12 +156,11 @@ def _dig(data: Any, *path: str) -> Any:
     return data
 
 
-def event_id_of(content_type: str, body: bytes) -> str | None:
+def event_id_of(body: Body) -> str | None:
     """The Events API envelope id, present on the first delivery and every retry."""
-    if content_type != JSON:
+    if body.data.get("type") != "event_callback":
         return None
-    envelope = _json_object(body.decode("utf-8"))
-    event_id = envelope.get("event_id") if envelope else None
+    event_id = body.data.get("event_id")
     return event_id if isinstance(event_id, str) else None
 
 

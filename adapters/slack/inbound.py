@@ -24,6 +24,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from adapters.slack import parse, render
 from adapters.slack.client import SlackApi
+from adapters.slack.poll_refresh import PollRefresh
 from adapters.slack.port import SlackPort
 from adapters.slack.scopes import COMMAND
 from bot.domain import ConversationRef, MessageRef, UserRef
@@ -53,10 +54,13 @@ _log = logging.getLogger(__name__)
 
 
 class SlackInbound:
-    def __init__(self, *, core: CoreApi, port: SlackPort, api: SlackApi) -> None:
+    def __init__(
+        self, *, core: CoreApi, port: SlackPort, api: SlackApi, refresh: PollRefresh
+    ) -> None:
         self._core = core
         self._port = port
         self._api = api
+        self._refresh = refresh
         self._later: set[asyncio.Task[None]] = set()
 
     def _after_ack(self, work: Coroutine[Any, Any, None]) -> None:
@@ -73,9 +77,11 @@ class SlackInbound:
             _log.exception("work after the ack failed")
 
     async def idle(self) -> None:
-        """Wait until the work after every ack so far has finished (tests, shutdown)."""
+        """Wait until the work after every ack so far has finished, poll DMs brought up to
+        date included (tests, shutdown)."""
         while self._later:
             await asyncio.gather(*list(self._later), return_exceptions=True)
+        await self._refresh.idle()
 
     def register(self, app: AsyncApp) -> None:
         app.command(COMMAND)(self.on_command)
@@ -249,13 +255,10 @@ class SlackInbound:
             _log.warning("could not tell the person about a failure: %s", error)
 
     async def _show_outcome(self, outcome: AnswerOutcome, message: MessageRef) -> None:
-        try:
-            if outcome.poll is not None:
-                await self._port.update_poll(message, outcome.poll, notice=outcome.message)
-            elif not outcome.accepted:
-                await self._port.post_text(message.conversation, outcome.message)
-        except DeliveryError as error:
-            _log.warning("poll update failed: %s", error)
+        if outcome.poll is not None:
+            self._refresh.put(message, outcome.poll, notice=outcome.message)
+        elif not outcome.accepted:
+            await self._tell(message.conversation, outcome.message)
 
     # --- research import ------------------------------------------------------------------
 

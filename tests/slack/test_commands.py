@@ -58,6 +58,21 @@ async def test_command_reaches_core_and_reply_arrives_via_response_url(
     assert event.event_id.endswith("13345224609.738474920.8088930838d88f")
 
 
+async def test_a_command_with_the_word_payload_in_it_still_reaches_the_core(
+    server: Server, core: FakeCore, fake_slack: FakeSlackApi
+) -> None:
+    # Bolt reads any form containing "payload" as an interaction; a logistics company's
+    # attribute must not make the command vanish.
+    body = payloads.slash_command(
+        response_url=fake_slack.response_url("cmd"), text="attributes add payload capacity"
+    )
+    response = await server.signed(body)
+    assert response.status == 200
+    await fake_slack.wait_for_response("cmd")
+    (event,) = core.commands
+    assert event.text == "attributes add payload capacity"
+
+
 async def test_command_in_dm_and_admin_lookup_is_cached(
     server: Server, core: FakeCore, fake_slack: FakeSlackApi
 ) -> None:
