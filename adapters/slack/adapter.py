@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Final
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, cast
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
 
@@ -22,6 +24,7 @@ from adapters.slack.scopes import bot_scopes
 from adapters.slack.settings import SlackSettings, secret
 from adapters.slack.stores import RecordsInstallationStore, RecordsOAuthStateStore
 from bot.ports import ChatPort, CoreApi, DeliveryError, PlatformRecords
+from bot.recent import Recent
 
 EVENTS_PATH: Final = "/slack/events"
 INSTALL_PATH: Final = "/slack/install"
@@ -46,6 +49,7 @@ class SlackAdapter:
         # Socket Mode alone has no signing secret and no HTTP endpoint to verify.
         self._signing_secret = secret(settings.SLACK_SIGNING_SECRET)
         self._recent = hygiene.RecentIds()
+        self._identity: Recent[str, dict[str, Any]] = Recent(ttl=None)
         self._app = self._build_app(records)
         self._traffic = Traffic()
         self._refresh = PollRefresh(self._port, self._traffic)
@@ -66,11 +70,11 @@ class SlackAdapter:
     def _build_app(self, records: PlatformRecords) -> AsyncApp:
         s = self._settings
         if not s.oauth_enabled:
-            client = make_client(s.SLACK_API_URL, secret(s.SLACK_BOT_TOKEN))
             return AsyncApp(
                 name="alignment-bot",
                 process_before_response=True,  # see adapters/slack/inbound.py
-                client=client,
+                client=make_client(s.SLACK_API_URL),
+                authorize=self._single_workspace_authorize(),
                 signing_secret=secret(s.SLACK_SIGNING_SECRET),
                 # Socket Mode envelopes are not signed; HTTP is checked in handle_events too.
                 request_verification_enabled=bool(self._signing_secret),
@@ -103,6 +107,39 @@ class SlackAdapter:
         if self._settings.SLACK_BOT_TOKEN is not None:
             return secret(self._settings.SLACK_BOT_TOKEN)
         raise DeliveryError(f"the Slack workspace {team_id} is not installed", retryable=False)
+
+    def _single_workspace_authorize(self) -> Callable[..., Awaitable[AuthorizeResult]]:
+        """Who the bot is, from one auth.test for the configured token.
+
+        Bolt's own single-workspace authorization calls auth.test until the first call has
+        answered, so a worker that starts into a burst made one call per waiting request (200
+        at once in bench/ack.py), against a method Slack rate-limits."""
+        token = secret(self._settings.SLACK_BOT_TOKEN)
+
+        # Bolt passes arguments by parameter name, so this is a plain function, not a method.
+        async def authorize(
+            enterprise_id: str | None, team_id: str | None
+        ) -> AuthorizeResult | None:
+            try:
+                identity = await self._identity.get(
+                    token, lambda: self._api.call(team_id or "", "auth.test")
+                )
+            except DeliveryError as error:
+                # Bolt answers with its "reinstall the app" message; the next request retries.
+                _log.error("auth.test failed: %s", error)
+                return None
+            return AuthorizeResult(
+                enterprise_id=identity.get("enterprise_id") or enterprise_id,
+                team_id=identity.get("team_id") or team_id,
+                team=identity.get("team"),
+                url=identity.get("url"),
+                bot_token=token,
+                bot_id=identity.get("bot_id"),
+                bot_user_id=identity.get("user_id"),
+            )
+
+        # Bolt handles None (authorization failed) though its annotation leaves it out.
+        return cast(Callable[..., Awaitable[AuthorizeResult]], authorize)
 
     def add_routes(self, app: web.Application) -> None:
         if bool(self._signing_secret):

@@ -26,6 +26,7 @@ METHOD_SCOPES: Final[dict[str, tuple[str, ...]]] = {
     "users.info": ("users:read",),
     "users.list": ("users:read",),
     "views.open": (),
+    "auth.test": (),  # who the bot is: our single-workspace authorize, bolt's OAuth one
     "views.publish": (),
     "files.getUploadURLExternal": ("files:write",),
     "files.completeUploadExternal": ("files:write",),
@@ -34,7 +35,6 @@ METHOD_SCOPES: Final[dict[str, tuple[str, ...]]] = {
 # Methods bolt and slack-sdk call on their own (authorize, OAuth callback, Socket Mode); listed
 # so the full set of endpoints is visible. None needs a bot scope.
 LIBRARY_METHODS: Final[dict[str, tuple[str, ...]]] = {
-    "auth.test": (),  # bolt's authorize, once per token
     "oauth.v2.access": (),  # the OAuth redirect exchanges the code
     "apps.connections.open": (),  # Socket Mode, with the app-level token (connections:write)
 }

@@ -111,3 +111,36 @@ async def test_retried_event_is_processed_once(
     await asyncio.sleep(0.3)
     assert len(core.homes) == 1
     assert len(fake_slack.calls_to("views.publish")) == 1
+
+
+async def test_requests_arriving_together_at_a_fresh_server_make_one_auth_test(
+    server: Server, fake_slack: FakeSlackApi
+) -> None:
+    release = fake_slack.hold("auth.test")
+    payload = payloads.block_actions(action_id="something_else", value="x")
+    sent = [asyncio.ensure_future(server.interact(payload)) for _ in range(20)]
+    await fake_slack.wait_for("auth.test")  # the first one asks who the bot is ...
+    await asyncio.sleep(0.2)  # ... while the others arrive and wait for the same answer
+    release.set()
+
+    assert [r.status for r in await asyncio.gather(*sent)] == [200] * 20
+    assert len(fake_slack.calls_to("auth.test")) == 1
+
+
+async def test_a_failed_auth_test_is_refused_and_the_next_request_asks_again(
+    server: Server, core: FakeCore, fake_slack: FakeSlackApi
+) -> None:
+    fake_slack.fail("auth.test", "invalid_auth")
+    payload = payloads.block_actions(action_id="something_else", value="x")
+    # Bolt tells the person through the payload's response_url.
+    payload["response_url"] = fake_slack.response_url("refused")
+
+    refused = await server.interact(payload)
+    assert refused.status == 200
+    (told,) = await fake_slack.wait_for_response("refused")
+    assert "installation" in told["text"]
+    assert [c.method for c in fake_slack.refused] == ["auth.test"]
+
+    assert (await server.interact(payload)).status == 200  # not kept: asked again
+    assert len(fake_slack.calls_to("auth.test")) == 1
+    assert core.untouched
