@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import shlex
@@ -252,6 +253,10 @@ async def _serve(
     site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
     await site.start()
     await app.start()
+    # Everything loaded so far (libraries, app, caches) lives as long as the process: keep it
+    # out of the collector's full passes, which otherwise walk it all every few thousand
+    # requests and stall every request in flight (the slowest acks of bench/ack.py).
+    gc.freeze()
     out.print(f"alignment-bot listening on http://{host}:{port} (pid {os.getpid()})")
     stop = _stop_on_signals()
     watcher = None if parent_pid is None else asyncio.ensure_future(watch_parent(parent_pid, stop))
