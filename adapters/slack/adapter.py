@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, cast
+from typing import Final, cast
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -16,6 +16,7 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from adapters.slack import hygiene
+from adapters.slack.authorize import SharedAuthorize
 from adapters.slack.client import SlackApi, make_client
 from adapters.slack.inbound import SlackInbound
 from adapters.slack.poll_refresh import PollRefresh, Traffic
@@ -30,6 +31,7 @@ EVENTS_PATH: Final = "/slack/events"
 INSTALL_PATH: Final = "/slack/install"
 REDIRECT_PATH: Final = "/slack/oauth_redirect"
 STOP_GRACE_SECONDS: Final = 10.0
+INSTALLATION_TTL_SECONDS: Final = 60.0  # how stale a reinstalled workspace's token may be
 
 _log = logging.getLogger(__name__)
 
@@ -49,7 +51,16 @@ class SlackAdapter:
         # Socket Mode alone has no signing secret and no HTTP endpoint to verify.
         self._signing_secret = secret(settings.SLACK_SIGNING_SECRET)
         self._recent = hygiene.RecentIds()
-        self._identity: Recent[str, dict[str, Any]] = Recent(ttl=None)
+        # Every request and every Web API call needs its workspace's token: a read of the
+        # installation each time was a database round trip per answer and per poll sent.
+        self._installed_tokens: Recent[str, str | None] = Recent(
+            INSTALLATION_TTL_SECONDS, keep=lambda token: token is not None
+        )
+        # Bolt's annotation leaves out the None that its own authorize classes return too.
+        self._authorize = cast(
+            Callable[..., Awaitable[AuthorizeResult]],
+            SharedAuthorize(token_for=self._token_for, api=self._api),
+        )
         self._app = self._build_app(records)
         self._traffic = Traffic()
         self._refresh = PollRefresh(self._port, self._traffic)
@@ -74,7 +85,7 @@ class SlackAdapter:
                 name="alignment-bot",
                 process_before_response=True,  # see adapters/slack/inbound.py
                 client=make_client(s.SLACK_API_URL),
-                authorize=self._single_workspace_authorize(),
+                authorize=self._authorize,
                 signing_secret=secret(s.SLACK_SIGNING_SECRET),
                 # Socket Mode envelopes are not signed; HTTP is checked in handle_events too.
                 request_verification_enabled=bool(self._signing_secret),
@@ -94,6 +105,7 @@ class SlackAdapter:
             client=make_client(s.SLACK_API_URL),
             signing_secret=secret(s.SLACK_SIGNING_SECRET),
             installation_store=self._installations,
+            authorize=self._authorize,
             oauth_settings=oauth,
             request_verification_enabled=bool(self._signing_secret),
         )
@@ -101,45 +113,18 @@ class SlackAdapter:
     async def _token_for(self, team_id: str) -> str:
         """The bot token of a workspace: its OAuth installation, else the single-workspace one."""
         if self._settings.oauth_enabled:
-            bot = await self._installations.async_find_bot(enterprise_id=None, team_id=team_id)
-            if bot is not None and bot.bot_token:
-                return bot.bot_token
+            token = await self._installed_tokens.get(
+                team_id, lambda: self._installed_token(team_id)
+            )
+            if token is not None:
+                return token
         if self._settings.SLACK_BOT_TOKEN is not None:
             return secret(self._settings.SLACK_BOT_TOKEN)
         raise DeliveryError(f"the Slack workspace {team_id} is not installed", retryable=False)
 
-    def _single_workspace_authorize(self) -> Callable[..., Awaitable[AuthorizeResult]]:
-        """Who the bot is, from one auth.test for the configured token.
-
-        Bolt's own single-workspace authorization calls auth.test until the first call has
-        answered, so a worker that starts into a burst made one call per waiting request (200
-        at once in bench/ack.py), against a method Slack rate-limits."""
-        token = secret(self._settings.SLACK_BOT_TOKEN)
-
-        # Bolt passes arguments by parameter name, so this is a plain function, not a method.
-        async def authorize(
-            enterprise_id: str | None, team_id: str | None
-        ) -> AuthorizeResult | None:
-            try:
-                identity = await self._identity.get(
-                    token, lambda: self._api.call(team_id or "", "auth.test")
-                )
-            except DeliveryError as error:
-                # Bolt answers with its "reinstall the app" message; the next request retries.
-                _log.error("auth.test failed: %s", error)
-                return None
-            return AuthorizeResult(
-                enterprise_id=identity.get("enterprise_id") or enterprise_id,
-                team_id=identity.get("team_id") or team_id,
-                team=identity.get("team"),
-                url=identity.get("url"),
-                bot_token=token,
-                bot_id=identity.get("bot_id"),
-                bot_user_id=identity.get("user_id"),
-            )
-
-        # Bolt handles None (authorization failed) though its annotation leaves it out.
-        return cast(Callable[..., Awaitable[AuthorizeResult]], authorize)
+    async def _installed_token(self, team_id: str) -> str | None:
+        bot = await self._installations.async_find_bot(enterprise_id=None, team_id=team_id)
+        return bot.bot_token if bot is not None and bot.bot_token else None
 
     def add_routes(self, app: web.Application) -> None:
         if bool(self._signing_secret):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import urllib.parse
 from pathlib import Path
@@ -139,6 +140,35 @@ async def test_oauth_install_then_outbound_uses_installed_token(
         assert (await server.signed(body)).status == 200
         await fake_slack.wait_for_response("o")
         assert core.commands[0].user.workspace.external_id == "T0002"
+
+
+async def test_an_installed_workspace_is_authorized_with_one_auth_test_for_many_requests(
+    fake_slack: FakeSlackApi,
+) -> None:
+    fake_slack.tokens.add("xoxb-installed")
+    records = MemoryRecords()
+    await RecordsInstallationStore(records).async_save(
+        Installation(
+            app_id="A0001",
+            team_id="T0002",
+            user_id="UADA",
+            bot_token="xoxb-installed",
+            bot_id="B0002",
+            bot_user_id="UBOT",
+        )
+    )
+    settings = settings_for(
+        fake_slack, SLACK_BOT_TOKEN=None, SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="secret"
+    )
+    adapter = SlackAdapter(settings=settings, core=FakeCore(), records=records)
+    payload = payloads.block_actions(action_id="something_else", value="x")
+    payload["team"]["id"] = payload["user"]["team_id"] = "T0002"
+    async for server in serve(adapter, records):
+        responses = await asyncio.gather(*(server.interact(payload) for _ in range(20)))
+        assert [r.status for r in responses] == [200] * 20
+        # Bolt's own authorization would have asked Slack once per request.
+        (auth,) = fake_slack.calls_to("auth.test")
+        assert auth.token == "xoxb-installed"
 
 
 async def test_socket_mode_start_receives_commands_without_http(
