@@ -65,9 +65,9 @@ class SlackPort:
         if not _is_user_id(conversation.conversation_id):
             return conversation
         user = UserRef(conversation.workspace, conversation.conversation_id)
-        known = self._dms.get(user.key)
-        if known is not None:
-            return known
+        known = await self.open_dm(user)
+        if not _is_user_id(known.conversation_id):
+            return known  # a post already taught us the D… id
         team = conversation.workspace.external_id
         data = await self._api.call(team, "conversations.open", users=user.user_id)
         return self._remember_dm(user, str(data["channel"]["id"]))
