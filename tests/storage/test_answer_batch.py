@@ -4,7 +4,7 @@ counted twice, and one bad answer cannot sink the others. On SQLite and PostgreS
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -63,17 +63,6 @@ async def _open_poll(store: SqlStore, invited: Sequence[str]) -> Poll:
     assert opened is not None
     attributes = [a.id for a in await store.list_attributes(workspace.id)]
     return Poll(store, workspace.id, opened.id, attributes)
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[SqlStore]:
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    store = SqlStore(engine)
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 def _count_transactions(store: SqlStore) -> list[int]:

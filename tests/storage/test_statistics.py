@@ -5,14 +5,12 @@ until autovacuum caught up, minutes into the burst of answers."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
 from bot.domain import WorkspaceRef
-from storage.database import create_engine, upgrade
 from storage.sql_store import BULK_ROWS, SqlStore
 from tests.conftest import TEST_DATABASE
 
@@ -20,17 +18,6 @@ pytestmark = pytest.mark.skipif(
     TEST_DATABASE == "sqlite",
     reason="SQLite plans without gathered statistics; PostgreSQL is the one that needs them",
 )
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[SqlStore]:
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    store = SqlStore(engine)
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 async def _analysed(store: SqlStore, table: str) -> bool:
