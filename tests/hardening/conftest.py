@@ -14,13 +14,12 @@ from adapters.slack import SlackAdapter
 from adapters.teams import TeamsAdapter, TeamsSettings
 from tests.core.conftest import world  # noqa: F401  (the real core + console, for these tests too)
 from tests.fakes.bot_connector import FakeBotConnector
+from tests.fakes.records import MemoryRecords
 from tests.fakes.slack_api import FakeSlackApi
 from tests.slack.conftest import Server, serve, settings_for
 from tests.slack.fake_core import FakeCore as SlackFakeCore
-from tests.slack.fake_core import MemoryRecords as SlackRecords
 from tests.teams.conftest import FakeCore as TeamsFakeCore
 from tests.teams.conftest import Harness
-from tests.teams.conftest import MemoryRecords as TeamsRecords
 from tests.teams.conftest import serve as serve_teams
 from tests.teams.test_auth import APP_ID, _handler
 
@@ -44,7 +43,7 @@ def slack_core() -> SlackFakeCore:
 @pytest.fixture
 async def slack(fake_slack: FakeSlackApi, slack_core: SlackFakeCore) -> AsyncIterator[Server]:
     """The real Slack adapter (bolt behind our checks) on an ephemeral port, fake core."""
-    records = SlackRecords()
+    records = MemoryRecords()
     adapter = SlackAdapter(settings=settings_for(fake_slack), core=slack_core, records=records)
     async for running in serve(adapter, records):
         yield running
@@ -74,7 +73,7 @@ async def connector() -> AsyncIterator[FakeBotConnector]:
 @pytest.fixture
 async def teams(connector: FakeBotConnector, openid_url: str) -> AsyncIterator[Harness]:
     """The real Teams adapter with authentication on (an app id is set)."""
-    core, records = TeamsFakeCore(), TeamsRecords()
+    core, records = TeamsFakeCore(), MemoryRecords()
     settings = TeamsSettings(
         _env_file=None,  # type: ignore[call-arg]
         MicrosoftAppId=APP_ID,

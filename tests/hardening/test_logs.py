@@ -16,11 +16,12 @@ from aiohttp import web
 from adapters.slack import SlackAdapter
 from bot import logs
 from bot.events import CommandInvoked, CommandResult
+from tests.fakes.records import MemoryRecords
 from tests.fakes.slack_api import FakeSlackApi
 from tests.hardening.conftest import TEAMS_PASSWORD
 from tests.slack import payloads
 from tests.slack.conftest import settings_for
-from tests.slack.fake_core import FakeCore, MemoryRecords
+from tests.slack.fake_core import FakeCore
 from tests.teams.conftest import Harness
 
 BOT_TOKEN = "xoxb-1111-2222-LeakyBotToken"

@@ -11,9 +11,10 @@ import pytest
 from aiohttp import web
 
 from adapters.slack import SlackAdapter, SlackSettings
+from tests.fakes.records import MemoryRecords
 from tests.fakes.slack_api import FakeSlackApi
 from tests.slack import payloads
-from tests.slack.fake_core import FakeCore, MemoryRecords
+from tests.slack.fake_core import FakeCore
 
 SLACK_ENV = (
     "SLACK_BOT_TOKEN",

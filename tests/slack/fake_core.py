@@ -1,12 +1,10 @@
-"""A recording CoreApi (and PlatformRecords) for the adapter tests; the real core is separate."""
+"""A recording CoreApi for the adapter tests; the real core is separate."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from bot.domain import UserRef
 from bot.events import (
@@ -114,27 +112,3 @@ class FakeCore:
 
     async def role_of(self, user: UserRef, *, is_platform_admin: bool = False) -> str:
         return "admin" if is_platform_admin else "employee"
-
-
-@dataclass
-class MemoryRecords:
-    rows: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
-
-    async def put(self, platform: str, kind: str, key: str, value: Mapping[str, Any]) -> None:
-        self.rows[(platform, kind, key)] = dict(value)
-
-    async def get(self, platform: str, kind: str, key: str) -> dict[str, Any] | None:
-        row = self.rows.get((platform, kind, key))
-        return dict(row) if row is not None else None
-
-    async def delete(self, platform: str, kind: str, key: str) -> None:
-        self.rows.pop((platform, kind, key), None)
-
-    async def find(
-        self, platform: str, kind: str, prefix: str = ""
-    ) -> list[tuple[str, dict[str, Any]]]:
-        return sorted(
-            (k, dict(v))
-            for (p, kd, k), v in self.rows.items()
-            if p == platform and kd == kind and k.startswith(prefix)
-        )

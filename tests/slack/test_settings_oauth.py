@@ -15,10 +15,11 @@ from slack_sdk.oauth.installation_store import Installation
 from adapters.slack import SlackAdapter, SlackSettings, SlackSettingsError
 from adapters.slack.stores import RecordsInstallationStore, RecordsOAuthStateStore
 from bot.domain import ConversationRef, WorkspaceRef
+from tests.fakes.records import MemoryRecords
 from tests.fakes.slack_api import FakeSlackApi
 from tests.slack import payloads
 from tests.slack.conftest import serve, settings_for
-from tests.slack.fake_core import FakeCore, MemoryRecords
+from tests.slack.fake_core import FakeCore
 
 
 def test_settings_from_env_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

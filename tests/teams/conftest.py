@@ -29,6 +29,7 @@ from bot.events import (
 )
 from bot.views import HomeView, PollOption, PollState, PollView
 from tests.fakes.bot_connector import FakeBotConnector
+from tests.fakes.records import MemoryRecords
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT.parent / "shared" / "schemas"
@@ -43,30 +44,6 @@ def card_validator() -> jsonschema.Validator:
 
 
 # --- fakes of the core's side ------------------------------------------------------------
-
-
-class MemoryRecords:
-    def __init__(self) -> None:
-        self.rows: dict[tuple[str, str, str], dict[str, Any]] = {}
-
-    async def put(self, platform: str, kind: str, key: str, value: Mapping[str, Any]) -> None:
-        self.rows[(platform, kind, key)] = json.loads(json.dumps(dict(value)))
-
-    async def get(self, platform: str, kind: str, key: str) -> dict[str, Any] | None:
-        row = self.rows.get((platform, kind, key))
-        return json.loads(json.dumps(row)) if row is not None else None
-
-    async def delete(self, platform: str, kind: str, key: str) -> None:
-        self.rows.pop((platform, kind, key), None)
-
-    async def find(
-        self, platform: str, kind: str, prefix: str = ""
-    ) -> list[tuple[str, dict[str, Any]]]:
-        return [
-            (k, json.loads(json.dumps(v)))
-            for (p, kd, k), v in sorted(self.rows.items())
-            if p == platform and kd == kind and k.startswith(prefix)
-        ]
 
 
 def sample_poll(state: PollState = PollState.OPEN, current: tuple[str, ...] = ()) -> PollView:

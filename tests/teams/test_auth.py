@@ -22,7 +22,8 @@ from jwt.algorithms import RSAAlgorithm
 
 from adapters.teams import TeamsAdapter, TeamsSettings
 from tests.fakes.bot_connector import FakeBotConnector
-from tests.teams.conftest import ALICE, BOB, FakeCore, Harness, MemoryRecords, serve
+from tests.fakes.records import MemoryRecords
+from tests.teams.conftest import ALICE, BOB, FakeCore, Harness, serve
 
 APP_ID = "11111111-2222-3333-4444-555555555555"
 ISSUER = "https://api.botframework.com"

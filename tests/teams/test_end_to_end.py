@@ -17,7 +17,8 @@ from bot.app import App, build_app
 from bot.domain import WorkspaceRef
 from bot.settings import CoreSettings
 from tests.fakes.bot_connector import FakeBotConnector
-from tests.teams.conftest import BOT, ROOT, TENANT, Harness, MemoryRecords, account, activity, serve
+from tests.fakes.records import MemoryRecords
+from tests.teams.conftest import BOT, ROOT, TENANT, Harness, account, activity, serve
 
 CHANNEL = "19:general@thread.tacv2"
 BOSS = account("Boss", "aad-boss")

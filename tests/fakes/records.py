@@ -1,0 +1,32 @@
+"""PlatformRecords in memory, for adapter tests. Values go through JSON both ways, as in the
+real store, so an adapter that saves something JSON cannot hold fails here too."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+
+class MemoryRecords:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    async def put(self, platform: str, kind: str, key: str, value: Mapping[str, Any]) -> None:
+        self.rows[(platform, kind, key)] = json.loads(json.dumps(dict(value)))
+
+    async def get(self, platform: str, kind: str, key: str) -> dict[str, Any] | None:
+        row = self.rows.get((platform, kind, key))
+        return json.loads(json.dumps(row)) if row is not None else None
+
+    async def delete(self, platform: str, kind: str, key: str) -> None:
+        self.rows.pop((platform, kind, key), None)
+
+    async def find(
+        self, platform: str, kind: str, prefix: str = ""
+    ) -> list[tuple[str, dict[str, Any]]]:
+        return [
+            (k, json.loads(json.dumps(v)))
+            for (p, kd, k), v in sorted(self.rows.items())
+            if p == platform and kd == kind and k.startswith(prefix)
+        ]
