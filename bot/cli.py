@@ -256,6 +256,7 @@ async def _serve(
     # Everything loaded so far (libraries, app, caches) lives as long as the process: keep it
     # out of the collector's full passes, which otherwise walk it all every few thousand
     # requests and stall every request in flight (the slowest acks of bench/ack.py).
+    gc.collect()  # garbage from start-up must not be frozen with the rest
     gc.freeze()
     out.print(f"alignment-bot listening on http://{host}:{port} (pid {os.getpid()})")
     stop = _stop_on_signals()

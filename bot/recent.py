@@ -44,7 +44,8 @@ class Recent(Generic[K, V]):
         if pending is None:
             pending = asyncio.ensure_future(self._read(key, read))
             self._reading[key] = pending
-        # Shielded: one caller giving up must not cancel the read the others wait for.
+        # Shielded: one caller giving up must not cancel the read the others wait for (and
+        # when all have, shield still collects a failed read's error).
         return await asyncio.shield(pending)
 
     async def _read(self, key: K, read: Callable[[], Awaitable[V]]) -> V:
@@ -56,6 +57,3 @@ class Recent(Generic[K, V]):
             expires = float("inf") if self._ttl is None else self._clock() + self._ttl
             self._values[key] = (expires, value)
         return value
-
-    def forget(self, key: K) -> None:
-        self._values.pop(key, None)

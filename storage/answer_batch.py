@@ -25,7 +25,8 @@ from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import Row
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.records import AnswerWrite, RoundState
@@ -88,7 +89,7 @@ class AnswerBatcher:
         try:
             verdicts = await self._write([q.request for q in batch])
         except Exception as error:
-            if len(batch) > 1 and not _connection_lost(error):
+            if len(batch) > 1 and not _systemic(error):
                 _log.warning(
                     "a batch of %d answers failed (%s); writing them one by one",
                     len(batch),
@@ -124,11 +125,13 @@ def _resolve(
         future.set_result(verdict)
 
 
-def _connection_lost(error: BaseException) -> bool:
-    """Whether the database itself is unreachable: then one by one would fail the same way."""
-    if isinstance(error, DBAPIError):
-        return bool(error.connection_invalidated)
-    return isinstance(error, OSError | TimeoutError)
+def _systemic(error: BaseException) -> bool:
+    """Whether the failure is the database's, not one answer's: unreachable, timed out, out
+    of connections. Written one by one, every answer would then fail the same way, and
+    slowly (a pool timeout is 30 s each)."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, OperationalError | InterfaceError | PoolTimeout | OSError)
 
 
 async def write_answers(
@@ -156,7 +159,22 @@ async def write_answers(
         await connection.execute(hot.UNCLAIM_EVENTS[dialect], {"event_ids": refused})
     for i, verdict in (await _upsert(connection, requests, accepted)).items():
         verdicts[i] = verdict
-    return verdicts
+    return _retries_answered_like_their_first(requests, fresh, verdicts)
+
+
+def _retries_answered_like_their_first(
+    requests: Sequence[AnswerRequest], fresh: set[int], verdicts: list[AnswerWrite]
+) -> list[AnswerWrite]:
+    """A copy of an event that came in the same batch as the event itself gets its verdict:
+    a duplicate if it was stored, the same refusal if it was refused."""
+    verdict_of: dict[str, AnswerWrite] = {requests[i].event_id: verdicts[i] for i in fresh}
+    stored = (AnswerWrite.RECORDED, AnswerWrite.REPLACED)
+    answered = list(verdicts)
+    for i, request in enumerate(requests):
+        first = verdict_of.get(request.event_id)
+        if i not in fresh and first is not None and first not in stored:
+            answered[i] = first
+    return answered
 
 
 async def _claim_events(connection: AsyncConnection, requests: Sequence[AnswerRequest]) -> set[int]:

@@ -9,9 +9,10 @@ arrive as parameters.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final, cast
 
-from sqlalchemy import ColumnElement, Select, any_, bindparam, delete, select, update
+from sqlalchemy import ColumnElement, Select, any_, bindparam, delete, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.dml import ReturningInsert
@@ -27,12 +28,22 @@ _outbox = _tables["outbox"]
 _claims = _tables["processed_events"]
 
 
-def _any_of(dialect: str, column: Any, name: str) -> ColumnElement[bool]:
-    """``column IN :name`` for a list bound at run time. On PostgreSQL ``= ANY(:name)``: one
-    array parameter, so the statement and its prepared plan are the same for any length."""
+def among(dialect: str, column: Any, values: Sequence[Any] | str) -> ColumnElement[bool]:
+    """``column IN values``: ``values`` is the list itself, or the name of a parameter that
+    carries it at run time (the statements built once here). On PostgreSQL ``= ANY(array)``:
+    one parameter instead of one per value, so the statement text and its prepared plan are
+    the same for any length."""
     if dialect == "postgresql":
-        return cast(ColumnElement[bool], column == any_(bindparam(name, type_=ARRAY(column.type))))
-    return cast(ColumnElement[bool], column.in_(bindparam(name, expanding=True)))
+        array = ARRAY(column.type)
+        bound = (
+            bindparam(values, type_=array)
+            if isinstance(values, str)
+            else literal(list(values), array)
+        )
+        return cast(ColumnElement[bool], column == any_(bound))
+    if isinstance(values, str):
+        return cast(ColumnElement[bool], column.in_(bindparam(values, expanding=True)))
+    return cast(ColumnElement[bool], column.in_(values))
 
 
 def _claim_events(statement: postgresql.Insert | sqlite.Insert) -> ReturningInsert[Any]:
@@ -48,16 +59,16 @@ def _invited(dialect: str) -> Select[Any]:
         select(_people.c.workspace_id, _people.c.user_id, _invitations.c.round_id, _people.c.id)
         .join(_invitations, _invitations.c.person_id == _people.c.id)
         .where(
-            _any_of(dialect, _people.c.workspace_id, "workspace_ids"),
-            _any_of(dialect, _people.c.user_id, "user_ids"),
-            _any_of(dialect, _invitations.c.round_id, "round_ids"),
+            among(dialect, _people.c.workspace_id, "workspace_ids"),
+            among(dialect, _people.c.user_id, "user_ids"),
+            among(dialect, _invitations.c.round_id, "round_ids"),
         )
     )
 
 
 def _round_states(dialect: str) -> Select[Any]:
     query = select(_rounds.c.id, _rounds.c.state, _rounds.c.deadline).where(
-        _any_of(dialect, _rounds.c.id, "round_ids")
+        among(dialect, _rounds.c.id, "round_ids")
     )
     # Shared lock on PostgreSQL: answers do not wait for each other, only for a close.
     return query.with_for_update(read=True) if dialect == "postgresql" else query
@@ -82,7 +93,7 @@ CLAIM_EVENTS: Final = {
     "sqlite": _claim_events(sqlite.insert(_claims)),
 }
 UNCLAIM_EVENTS: Final = {
-    d: delete(_claims).where(_any_of(d, _claims.c.event_id, "event_ids")) for d in _DIALECTS
+    d: delete(_claims).where(among(d, _claims.c.event_id, "event_ids")) for d in _DIALECTS
 }
 INVITED: Final = {d: _invited(d) for d in _DIALECTS}
 ROUND_STATES: Final = {d: _round_states(d) for d in _DIALECTS}

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import ColumnElement, Row, any_, delete, func, insert, literal, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Row, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.domain import Role, WorkspaceRef
@@ -46,6 +46,8 @@ from bot.store import DuplicateStudyError, NotFoundError
 from storage import hot_path as hot
 from storage import models as m
 from storage.answer_batch import AnswerBatcher, AnswerRequest
+
+_log = logging.getLogger(__name__)
 
 
 def _now() -> datetime:
@@ -215,8 +217,28 @@ class SqlStore:
                     known.update(await _people_named(connection, workspace_id, missing))
                     added += len(missing)
                 found.update(known)
-            await _fresh_statistics(connection, "people", added)
+        await self._fresh_statistics("people", added)
         return [found[user_id] for user_id in ids]
+
+    async def _fresh_statistics(self, table: Literal["people", "invitations"], added: int) -> None:
+        """ANALYZE a table that just grew by many rows (PostgreSQL), after the rows committed.
+
+        A round opens for thousands of people and their answers come within minutes, long
+        before autovacuum notices the new rows. Until then the planner believes the people
+        and invitations tables nearly empty and picks any index: the answers' invitation
+        check scanned the round's every invitation per answer (0.3 ms each with 5,000
+        invited), 15 times slower than with fresh statistics (bench/ack.py). Its own
+        connection, so the transaction that added the rows does not hold ANALYZE's lock; a
+        role that does not own the table gets a warning from PostgreSQL and no statistics."""
+        if self.dialect != "postgresql" or added < BULK_ROWS:
+            return
+        try:
+            async with self._engine.connect() as connection:
+                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await autocommit.execute(text(f"ANALYZE {table}"))
+        except DBAPIError as error:
+            # Only a planner hint: the rows are stored either way.
+            _log.warning("ANALYZE %s failed: %s", table, error)
 
     async def person_by_id(self, workspace_id: int, person_id: int) -> PersonInfo | None:
         async with self._sessions() as session:
@@ -383,7 +405,7 @@ class SqlStore:
                 await session.execute(
                     delete(m.TeamMember).where(
                         m.TeamMember.team_id == team_id,
-                        _among(self.dialect, m.TeamMember.person_id, to_remove),
+                        hot.among(self.dialect, m.TeamMember.person_id, to_remove),
                     )
                 )
             existing = set(
@@ -524,14 +546,15 @@ class SqlStore:
                 ]
                 if invited:
                     await session.execute(insert(m.Invitation), invited)
-                    await _fresh_statistics(await session.connection(), "invitations", len(invited))
                 _audit(session, workspace_id, opened_by, f"round opened: {row.id} for {audience}")
                 await session.flush()
-                return _round(row)
+                opened = _round(row)
         except IntegrityError:
             if schedule_id is None:
                 raise
             return None
+        await self._fresh_statistics("invitations", len(invited))
+        return opened
 
     async def get_round(self, workspace_id: int, round_id: int) -> RoundInfo | None:
         async with self._sessions() as session:
@@ -1019,35 +1042,13 @@ async def _plan_per_list(connection: AsyncConnection) -> None:
 BULK_ROWS = 1000
 
 
-async def _fresh_statistics(
-    connection: AsyncConnection, table: Literal["people", "invitations"], added: int
-) -> None:
-    """ANALYZE a table that just grew by many rows (PostgreSQL).
-
-    A round opens for thousands of people and their answers come within minutes, long
-    before autovacuum notices the new rows. Until then the planner believes the people and
-    invitations tables nearly empty and picks any index: the answers' invitation check then
-    scanned the round's every invitation per answer (0.3 ms each, with 5,000 invited), 15
-    times slower than with fresh statistics (bench/ack.py)."""
-    if connection.dialect.name == "postgresql" and added >= BULK_ROWS:
-        await connection.execute(text(f"ANALYZE {table}"))
-
-
-def _among(dialect: str, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
-    """``column IN values``; on PostgreSQL ``= ANY(array)``: one parameter instead of one per
-    value, so the statement text and its prepared plan are the same for any length."""
-    if dialect == "postgresql":
-        return cast(ColumnElement[bool], column == any_(literal(list(values), ARRAY(column.type))))
-    return cast(ColumnElement[bool], column.in_(values))
-
-
 async def _people_named(
     connection: AsyncConnection, workspace_id: int, user_ids: Sequence[str]
 ) -> dict[str, PersonInfo]:
     rows = await connection.execute(
         select(m.Person.id, m.Person.user_id, m.Person.display_name).where(
             m.Person.workspace_id == workspace_id,
-            _among(connection.dialect.name, m.Person.user_id, user_ids),
+            hot.among(connection.dialect.name, m.Person.user_id, user_ids),
         )
     )
     return {row.user_id: _person(row) for row in rows}

@@ -182,7 +182,7 @@ class SlackAdapter:
         await self._inbound.idle()
 
     async def _stop_work(self) -> None:
-        await self._refresh.flush()  # edits queued now go out without waiting for quiet
+        self._refresh.stop_waiting()  # edits go out without waiting for quiet
         await self._inbound.idle()
 
     async def stop(self) -> None:
@@ -204,7 +204,8 @@ def _bolt_request(request: web.Request, body: hygiene.Body) -> AsyncBoltRequest:
     answers), and it takes any form with the word "payload" in it for an interaction: a slash
     command such as ``/alignment attributes add payload capacity`` reached it empty. Bolt
     accepts a parsed body only for Socket Mode; marked HTTP again and given the raw text, it
-    verifies the signature as for any HTTP request."""
+    verifies the signature as for any HTTP request. (Bolt's lazy listeners would copy the
+    request and parse the text again; we register none.)"""
     bolt_request = AsyncBoltRequest(
         body=body.data,
         query=request.query_string,

@@ -4,8 +4,10 @@ After an answer the person's poll message is edited to show it (``chat.update``)
 a courtesy: the answer is already stored and the modal already closed. Made at once, those
 edits competed with the acknowledgements of the answers still arriving and were a fifth of the
 server's CPU under a burst (``bench/ack.py``). Here they wait in a queue while Slack requests
-are in flight, and go out when the server is quiet; none waits longer than ``max_delay``, so a
-steady stream of answers cannot starve them. Only the latest state of a message is kept: an
+arrive over HTTP, and go out, a few at a time, once the server is quiet. Sending starts when
+the oldest edit has waited ``max_delay`` even if the server is still busy, so a steady stream
+of answers cannot starve them. (Socket Mode requests do not pass through ``Traffic``: there
+the edits go out at once.) Only the latest state of a message is kept: an
 answer changed twice before its edit went out costs one edit. ``chat.update`` is also rate
 limited per workspace (Tier 3), so fewer, later edits are what Slack wants too.
 """
@@ -57,6 +59,10 @@ class Traffic:
         self._busy -= 1
         self._last = time.monotonic()
 
+    @property
+    def in_flight(self) -> int:
+        return self._busy
+
     def calm_in(self) -> float:
         """Seconds until the server counts as quiet if no request comes; 0 when it is."""
         if self._busy:
@@ -99,13 +105,9 @@ class PollRefresh:
         while self._sender is not None and not self._sender.done():
             await asyncio.shield(self._sender)
 
-    async def flush(self) -> None:
-        """Send what is queued now, quiet or not (shutdown)."""
+    def stop_waiting(self) -> None:
+        """From now on send edits at once, quiet or not (shutdown)."""
         self._hurry = True
-        try:
-            await self.idle()
-        finally:
-            self._hurry = False
 
     async def _send_all(self) -> None:
         while self._pending:
@@ -129,3 +131,6 @@ class PollRefresh:
             await self._port.update_poll(edit.message, edit.poll, notice=edit.notice)
         except DeliveryError as error:
             _log.warning("poll update failed: %s", error)
+        except Exception:
+            # Anything else must not stop the edits queued behind this one.
+            _log.exception("poll update failed")

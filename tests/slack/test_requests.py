@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 
+from tests.delivery.harness import wait_until
 from tests.fakes.slack_api import FakeSlackApi
 from tests.slack import payloads
 from tests.slack.conftest import Server
@@ -120,7 +121,8 @@ async def test_requests_arriving_together_at_a_fresh_server_make_one_auth_test(
     payload = payloads.block_actions(action_id="something_else", value="x")
     sent = [asyncio.ensure_future(server.interact(payload)) for _ in range(20)]
     await fake_slack.wait_for("auth.test")  # the first one asks who the bot is ...
-    await asyncio.sleep(0.2)  # ... while the others arrive and wait for the same answer
+    # ... while the others arrive and wait for the same answer.
+    assert await wait_until(lambda: server.adapter._traffic.in_flight == 20, within=10)
     release.set()
 
     assert [r.status for r in await asyncio.gather(*sent)] == [200] * 20
