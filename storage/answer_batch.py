@@ -11,8 +11,9 @@ once, and the batches grow only as fast as answers queue up behind the database.
 An answer is acknowledged only after the transaction holding it has committed, so batching
 loses nothing a crash could take. Each answer keeps its own verdict: a retried event is a
 duplicate, a late one is refused, and a refused answer leaves no trace, not even its event
-id. If a batch fails for a reason other than the connection, its answers are written again
-one by one, so one bad answer cannot sink the others.
+id. If a batch fails for a reason that may be one answer's, its answers are written again
+one by one, so one bad answer cannot sink the others; if the database itself fails
+(unreachable, timed out, out of connections), every answer of the batch is told at once.
 """
 
 from __future__ import annotations
