@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.analytics import Settings as AnalysisSettings
+from bot.background import Background
 from bot.commands.handlers import CommandContext, run_command
 from bot.commands.parser import CommandError, parse
 from bot.defaults import DEFAULT_ATTRIBUTES
@@ -81,7 +82,7 @@ class AlignmentCore:
             rate=settings.send_rate,
             lease=timedelta(seconds=settings.outbox_lease_seconds),
         )
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background(log, "background work failed")
         # A workspace row never changes once made, so each process reads it once.
         self._workspaces: Recent[str, WorkspaceInfo] = Recent(ttl=None)
         self._people: dict[str, tuple[float, PersonInfo]] = {}
@@ -127,21 +128,11 @@ class AlignmentCore:
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run slow work (fan-out, reports) after the platform has had its answer."""
-        task = asyncio.get_running_loop().create_task(self._logged(work))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._background.spawn(work)
 
     async def idle(self) -> None:
         """Wait until every spawned task has finished (tests, the demo, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    @staticmethod
-    async def _logged(work: Coroutine[Any, Any, None]) -> None:
-        try:
-            await work
-        except Exception:
-            log.exception("background work failed")
+        await self._background.idle()
 
     # -- CoreApi --------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from adapters.slack.client import SlackApi
 from adapters.slack.poll_refresh import PollRefresh
 from adapters.slack.port import SlackPort
 from adapters.slack.scopes import COMMAND
+from bot.background import Background
 from bot.domain import ConversationRef, MessageRef, UserRef
 from bot.events import (
     AnswerOutcome,
@@ -61,26 +62,16 @@ class SlackInbound:
         self._port = port
         self._api = api
         self._refresh = refresh
-        self._later: set[asyncio.Task[None]] = set()
+        self._later = Background(_log, "work after the ack failed")
 
     def _after_ack(self, work: Coroutine[Any, Any, None]) -> None:
         """Run the rest of a listener once its response is out."""
-        task = asyncio.get_running_loop().create_task(self._logged(work))
-        self._later.add(task)
-        task.add_done_callback(self._later.discard)
-
-    @staticmethod
-    async def _logged(work: Coroutine[Any, Any, None]) -> None:
-        try:
-            await work
-        except Exception:
-            _log.exception("work after the ack failed")
+        self._later.spawn(work)
 
     async def idle(self) -> None:
         """Wait until the work after every ack so far has finished, poll DMs brought up to
         date included (tests, shutdown)."""
-        while self._later:
-            await asyncio.gather(*list(self._later), return_exceptions=True)
+        await self._later.idle()
         await self._refresh.idle()
 
     def register(self, app: AsyncApp) -> None:
