@@ -46,6 +46,11 @@ def among(dialect: str, column: Any, values: Sequence[Any] | str) -> ColumnEleme
     return cast(ColumnElement[bool], column.in_(values))
 
 
+def dialect_insert(dialect: str, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that can take ON CONFLICT, in the dialect's own construct."""
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
 def _claim_events(statement: postgresql.Insert | sqlite.Insert) -> ReturningInsert[Any]:
     """Record event ids (run with one row each); returns those that were new."""
     return statement.on_conflict_do_nothing(index_elements=["event_id"]).returning(
@@ -88,19 +93,13 @@ def _upsert_answers(statement: postgresql.Insert | sqlite.Insert) -> ReturningIn
 
 
 _DIALECTS: Final = ("postgresql", "sqlite")
-CLAIM_EVENTS: Final = {
-    "postgresql": _claim_events(postgresql.insert(_claims)),
-    "sqlite": _claim_events(sqlite.insert(_claims)),
-}
+CLAIM_EVENTS: Final = {d: _claim_events(dialect_insert(d, _claims)) for d in _DIALECTS}
 UNCLAIM_EVENTS: Final = {
     d: delete(_claims).where(among(d, _claims.c.event_id, "event_ids")) for d in _DIALECTS
 }
 INVITED: Final = {d: _invited(d) for d in _DIALECTS}
 ROUND_STATES: Final = {d: _round_states(d) for d in _DIALECTS}
-UPSERT_ANSWERS: Final = {
-    "postgresql": _upsert_answers(postgresql.insert(_answers)),
-    "sqlite": _upsert_answers(sqlite.insert(_answers)),
-}
+UPSERT_ANSWERS: Final = {d: _upsert_answers(dialect_insert(d, _answers)) for d in _DIALECTS}
 
 # The fan-out renders each poll with the person's current answer (a retried poll may come
 # after they answered) and marks each one sent: once per person of the audience.

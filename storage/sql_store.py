@@ -15,8 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Row, delete, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -185,7 +183,6 @@ class SqlStore:
         if not people:
             return []
         now = self._now()
-        insert_ignoring = pg_insert if self.dialect == "postgresql" else sqlite_insert
         ids = list(dict.fromkeys(user_id for user_id, _ in people))
         names = dict(people)
         found: dict[str, PersonInfo] = {}
@@ -208,7 +205,7 @@ class SqlStore:
                         for u in missing
                     ]
                     await connection.execute(
-                        insert_ignoring(m.Person).on_conflict_do_nothing(
+                        hot.dialect_insert(self.dialect, m.Person).on_conflict_do_nothing(
                             index_elements=["workspace_id", "user_id"]
                         ),
                         rows,
@@ -845,11 +842,10 @@ class SqlStore:
             }
             for item in items
         ]
-        insert_ignoring = pg_insert if self.dialect == "postgresql" else sqlite_insert
         # The unique key keeps a message single, also when two replicas queue the same thing
         # at once; RETURNING names the rows this call added.
         statement = (
-            insert_ignoring(m.OutboxMessage)
+            hot.dialect_insert(self.dialect, m.OutboxMessage)
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
             .returning(m.OutboxMessage.id)
         )
