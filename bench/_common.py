@@ -119,7 +119,7 @@ def alignment_command() -> list[str]:
     script = Path(sys.executable).with_name("alignment")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "from bot.cli import main; main()"]
+    return [sys.executable, "-c", "from bot.runtime.cli import main; main()"]
 
 
 @dataclass

@@ -68,11 +68,11 @@ from _common import (
 
 from adapters.slack import render
 from adapters.slack.parse import PollMeta
-from bot.app import build_app
-from bot.defaults import DEFAULT_QUESTION
-from bot.domain import WorkspaceRef
-from bot.records import RoundState
-from bot.settings import CoreSettings
+from bot.model.defaults import DEFAULT_QUESTION
+from bot.model.domain import WorkspaceRef
+from bot.model.records import RoundState
+from bot.model.settings import CoreSettings
+from bot.runtime.app import build_app
 from storage.database import create_engine
 from storage.sql_store import SqlStore
 from tests.slack import payloads

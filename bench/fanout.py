@@ -57,7 +57,7 @@ from _common import (
 )
 from sqlalchemy import func, select
 
-from bot.records import OutboxKind
+from bot.model.records import OutboxKind
 from storage import models as m
 from storage.database import create_engine
 from tests.delivery.harness import ADMIN  # the admin populate() puts in the fake workspace

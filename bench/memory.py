@@ -56,8 +56,8 @@ BREAKDOWN = (
     "botbuilder.core",
     "botbuilder.integration.aiohttp",
     "typer",
-    "bot.cli",
-    "bot.app",
+    "bot.runtime.cli",
+    "bot.runtime.app",
     "adapters.slack",
     "adapters.teams",
 )

@@ -7,7 +7,7 @@ Benjamini–Hochberg across segments, for the organisation and for every team.
 
 Timed per size (median of ``--repeats`` runs, after one warm-up):
   analyse  ``bot.analytics.analyse`` from (respondent, teams, ranking) tuples
-  report   ``bot.reporting.build_report`` including the PNG chart (``--no-chart`` to skip)
+  report   ``bot.reports.reporting.build_report`` including the PNG chart (``--no-chart`` to skip)
 Peak memory: tracemalloc's peak (Python and numpy allocations) during one extra run of both,
 beyond what the input already held; and the process's max RSS afterwards.
 
@@ -32,8 +32,8 @@ from _common import median, print_machine, verdict
 from numpy.typing import NDArray
 
 from bot.analytics import Analysis, Settings, analyse
-from bot.reporting import ReportInput, build_report
-from bot.research import ResearchForm, ResearchRow, ResearchStudy
+from bot.model.research import ResearchForm, ResearchRow, ResearchStudy
+from bot.reports.reporting import ReportInput, build_report
 
 ATTRIBUTES = (
     "price",

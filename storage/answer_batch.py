@@ -30,7 +30,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.records import AnswerWrite, RoundState
+from bot.model.records import AnswerWrite, RoundState
 from storage import hot_path as hot
 
 # Far above a burst's natural batch (about the number of requests in flight), yet one

@@ -11,7 +11,7 @@ import logging
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.scheduler import LeaderLock, SingleProcessLock
+from bot.rounds.scheduler import LeaderLock, SingleProcessLock
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The SQLAlchemy implementation of the core's ``bot.store.Store``.
+"""The SQLAlchemy implementation of the core's ``bot.model.store.Store``.
 
 Each public method is one transaction: the core never holds a session across an await on a
 chat platform, so a slow Slack call cannot keep a database connection or lock busy.
@@ -18,8 +18,8 @@ from sqlalchemy import Row, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.domain import Role, WorkspaceRef
-from bot.records import (
+from bot.model.domain import Role, WorkspaceRef
+from bot.model.records import (
     AnswerRecord,
     AnswerWrite,
     AttributeInfo,
@@ -39,8 +39,8 @@ from bot.records import (
     TeamInfo,
     WorkspaceInfo,
 )
-from bot.research import ResearchForm, ResearchRow, ResearchStudy
-from bot.store import DuplicateStudyError, NotFoundError
+from bot.model.research import ResearchForm, ResearchRow, ResearchStudy
+from bot.model.store import DuplicateStudyError, NotFoundError
 from storage import hot_path as hot
 from storage import models as m
 from storage.answer_batch import AnswerBatcher, AnswerRequest
@@ -973,7 +973,7 @@ class SqlStore:
             )
             return {state: int(count) for state, count in rows.all()}
 
-    # -- adapters' own records (bot.ports.PlatformRecords) -----------------------------------
+    # -- adapters' own records (bot.model.ports.PlatformRecords) -----------------------------------
 
     async def put(self, platform: str, kind: str, key: str, value: Mapping[str, Any]) -> None:
         async with self._tx() as session:

@@ -1,4 +1,4 @@
-"""bot.background.Background: work after the answer is waited for and its failures logged."""
+"""bot.rounds.background.Background: work after the answer is waited for and its failures logged."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from bot.background import Background
+from bot.rounds.background import Background
 
 
 async def test_idle_waits_for_all_work_and_failures_are_logged(

@@ -7,8 +7,8 @@ import struct
 
 import pytest
 
-from bot.chart import ChartData, render_chart
-from bot.views import SurpriseKind
+from bot.model.views import SurpriseKind
+from bot.reports.chart import ChartData, render_chart
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import cli
+from bot.runtime.cli import cli
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 runner = CliRunner()
@@ -191,7 +191,7 @@ def test_serve_refuses_workers_it_cannot_run(
 
 
 def test_each_worker_gets_its_share_of_the_send_rate() -> None:
-    from bot.supervisor import worker_env
+    from bot.runtime.supervisor import worker_env
 
     assert worker_env({"A": "1"}, 200.0, 4) == {"A": "1", "ALIGNMENT_SEND_RATE": "50.0"}
     assert "ALIGNMENT_SEND_RATE" not in worker_env({}, 0.0, 4)  # unlimited stays unlimited

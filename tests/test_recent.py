@@ -1,4 +1,4 @@
-"""bot.recent.Recent: concurrent misses share one read; failures and misses are not kept."""
+"""bot.rounds.recent.Recent: concurrent misses share one read; failures and misses are not kept."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.recent import Recent
+from bot.rounds.recent import Recent
 
 
 class Source:

@@ -7,17 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.render_text import (
-    feedback_line,
-    percent,
-    render_feedback_text,
-    render_home_text,
-    render_poll_text,
-    render_report_text,
-    signed,
-    trend_line,
-)
-from bot.views import (
+from bot.model.views import (
     AnswerSummary,
     Figures,
     GroupLine,
@@ -29,6 +19,16 @@ from bot.views import (
     SurpriseKind,
     SurpriseLine,
     TrendLine,
+)
+from bot.reports.render_text import (
+    feedback_line,
+    percent,
+    render_feedback_text,
+    render_home_text,
+    render_poll_text,
+    render_report_text,
+    signed,
+    trend_line,
 )
 
 NOW = datetime(2025, 6, 30, 9, 0, tzinfo=UTC)

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.research import ImportIssue, ResearchForm, ResearchImportError, ResearchStudy
-from bot.research_io import (
+from bot.model.research import ImportIssue, ResearchForm, ResearchImportError, ResearchStudy
+from bot.reports.research_io import (
     MIN_ATTRIBUTES,
     parse_research,
     parse_research_csv,

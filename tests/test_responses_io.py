@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.research import ImportIssue
-from bot.responses_io import (
+from bot.model.research import ImportIssue
+from bot.reports.responses_io import (
     Response,
     ResponsesImportError,
     parse_responses_csv,

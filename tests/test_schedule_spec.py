@@ -1,4 +1,4 @@
-"""Tests for bot.schedule_spec: parsing, validation and DST-correct fire times."""
+"""Tests for bot.rounds.schedule_spec: parsing, validation and DST-correct fire times."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.schedule_spec import (
+from bot.rounds.schedule_spec import (
     WHEN_FORMS,
     CronSpec,
     ScheduleSpecError,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.domain import (
+from bot.model.domain import (
     AudienceKind,
     AudienceSource,
     ConversationKind,
@@ -22,9 +22,9 @@ from bot.domain import (
     UserRef,
     WorkspaceRef,
 )
-from bot.ports import Capabilities, DeliveryError, PlatformRecords, UserProfile
-from bot.render_text import render_poll_text, render_report_text
-from bot.views import PollView, ReportView
+from bot.model.ports import Capabilities, DeliveryError, PlatformRecords, UserProfile
+from bot.model.views import PollView, ReportView
+from bot.reports.render_text import render_poll_text, render_report_text
 
 PLATFORM = "console"
 LOCAL_WORKSPACE = WorkspaceRef(PLATFORM, "local")

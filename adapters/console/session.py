@@ -9,10 +9,10 @@ from __future__ import annotations
 import uuid
 
 from adapters.console.port import ANSWER_SYNTAX, LOCAL_WORKSPACE, ConsolePort
-from bot.domain import ConversationKind, ConversationRef, UserRef, WorkspaceRef
-from bot.events import AnswerSubmitted, CommandEffect, CommandInvoked, PersonSeen
-from bot.ports import CoreApi
-from bot.render_text import render_poll_text
+from bot.model.domain import ConversationKind, ConversationRef, UserRef, WorkspaceRef
+from bot.model.events import AnswerSubmitted, CommandEffect, CommandInvoked, PersonSeen
+from bot.model.ports import CoreApi
+from bot.reports.render_text import render_poll_text
 
 CONSOLE_HELP = """\
 Type a command as you would in chat, e.g. /alignment help

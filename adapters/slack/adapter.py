@@ -24,8 +24,8 @@ from adapters.slack.port import SlackPort
 from adapters.slack.scopes import bot_scopes
 from adapters.slack.settings import SlackSettings, secret
 from adapters.slack.stores import RecordsInstallationStore, RecordsOAuthStateStore
-from bot.ports import ChatPort, CoreApi, DeliveryError, PlatformRecords
-from bot.recent import Recent
+from bot.model.ports import ChatPort, CoreApi, DeliveryError, PlatformRecords
+from bot.rounds.recent import Recent
 
 EVENTS_PATH: Final = "/slack/events"
 INSTALL_PATH: Final = "/slack/install"

@@ -18,8 +18,8 @@ from slack_bolt.authorization.async_authorize import AsyncAuthorize
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from adapters.slack.client import SlackApi, TokenLookup
-from bot.ports import DeliveryError
-from bot.recent import Recent
+from bot.model.ports import DeliveryError
+from bot.rounds.recent import Recent
 
 _log = logging.getLogger(__name__)
 

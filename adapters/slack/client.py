@@ -16,7 +16,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.scopes import METHOD_SCOPES
-from bot.ports import DeliveryError
+from bot.model.ports import DeliveryError
 
 # A 429 carries Retry-After; waiting it out a few times is cheaper than failing the send and
 # letting the outbox retry later. After that the core's outbox owns the retry.

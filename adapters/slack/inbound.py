@@ -27,9 +27,8 @@ from adapters.slack.client import SlackApi
 from adapters.slack.poll_refresh import PollRefresh
 from adapters.slack.port import SlackPort
 from adapters.slack.scopes import COMMAND
-from bot.background import Background
-from bot.domain import ConversationRef, MessageRef, UserRef
-from bot.events import (
+from bot.model.domain import ConversationRef, MessageRef, UserRef
+from bot.model.events import (
     AnswerOutcome,
     AnswerStatus,
     AnswerSubmitted,
@@ -39,8 +38,9 @@ from bot.events import (
     PersonSeen,
     ResearchSubmitted,
 )
-from bot.ports import CoreApi, DeliveryError
-from bot.views import PollState
+from bot.model.ports import CoreApi, DeliveryError
+from bot.model.views import PollState
+from bot.rounds.background import Background
 
 CORE_BUDGET_SECONDS: Final = 2.0  # of Slack's 3 s, leaving room for the network
 MAX_RESEARCH_BYTES: Final = 2_000_000

@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from adapters.slack import render
-from bot.domain import ConversationKind, ConversationRef, MessageRef, UserRef, WorkspaceRef
-from bot.render_text import ordinal
+from bot.model.domain import ConversationKind, ConversationRef, MessageRef, UserRef, WorkspaceRef
+from bot.reports.render_text import ordinal
 
 PLATFORM = "slack"
 

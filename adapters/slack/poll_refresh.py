@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from adapters.slack.port import SlackPort
-from bot.domain import MessageRef
-from bot.ports import DeliveryError
-from bot.views import PollView
+from bot.model.domain import MessageRef
+from bot.model.ports import DeliveryError
+from bot.model.views import PollView
 
 MAX_DELAY_SECONDS: Final = 5.0
 QUIET_AFTER_SECONDS: Final = 0.1

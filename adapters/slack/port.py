@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from adapters.slack import render
 from adapters.slack.client import SlackApi
-from bot.domain import (
+from bot.model.domain import (
     AudienceKind,
     AudienceSource,
     ConversationKind,
@@ -19,8 +19,8 @@ from bot.domain import (
     UserRef,
     WorkspaceRef,
 )
-from bot.ports import Capabilities, DeliveryError, UserProfile
-from bot.views import PollView, ReportView
+from bot.model.ports import Capabilities, DeliveryError, UserProfile
+from bot.model.views import PollView, ReportView
 
 PLATFORM: Final = "slack"
 PAGE_SIZE: Final = 200

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from bot.render_text import ordinal
-from bot.views import (
+from bot.model.views import (
     AnswerSummary,
     Figures,
     GroupLine,
@@ -20,6 +19,7 @@ from bot.views import (
     SurpriseLine,
     TrendLine,
 )
+from bot.reports.render_text import ordinal
 
 Block = dict[str, Any]
 

@@ -12,7 +12,7 @@ from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
-from bot.ports import PlatformRecords
+from bot.model.ports import PlatformRecords
 
 PLATFORM: Final = "slack"
 KIND_BOT: Final = "bot"

@@ -9,8 +9,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from bot.domain import ConversationKind, ConversationRef, UserRef, WorkspaceRef
-from bot.render_text import ordinal
+from bot.model.domain import ConversationKind, ConversationRef, UserRef, WorkspaceRef
+from bot.reports.render_text import ordinal
 
 PLATFORM = "teams"
 # The emulator and some test tools send no tenant; such activities share one workspace.

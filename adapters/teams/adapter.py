@@ -13,7 +13,7 @@ from adapters.teams.port import TeamsPort
 from adapters.teams.records import TeamsRecords
 from adapters.teams.sdk import BadActivity, BotBridge, Unauthorized
 from adapters.teams.settings import TeamsSettings
-from bot.ports import ChatPort, CoreApi, PlatformRecords
+from bot.model.ports import ChatPort, CoreApi, PlatformRecords
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ MESSAGES_ROUTE = "/api/messages"
 
 
 class TeamsAdapter:
-    """Implements bot.ports.ChatAdapter for Microsoft Teams (Bot Framework)."""
+    """Implements bot.model.ports.ChatAdapter for Microsoft Teams (Bot Framework)."""
 
     def __init__(self, *, settings: TeamsSettings, core: CoreApi, records: PlatformRecords) -> None:
         self.settings = settings

@@ -11,8 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.render_text import ordinal
-from bot.views import (
+from bot.model.views import (
     AnswerSummary,
     Figures,
     GroupLine,
@@ -24,6 +23,7 @@ from bot.views import (
     SurpriseLine,
     TrendLine,
 )
+from bot.reports.render_text import ordinal
 
 Card = dict[str, Any]
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"

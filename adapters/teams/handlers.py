@@ -27,8 +27,8 @@ from adapters.teams.activities import (
 from adapters.teams.port import TeamsPort, card_message, person_details, report_message
 from adapters.teams.records import TeamsRecords
 from adapters.teams.sdk import Json, Turn
-from bot.domain import ConversationKind, ConversationRef, MessageRef, UserRef
-from bot.events import (
+from bot.model.domain import ConversationKind, ConversationRef, MessageRef, UserRef
+from bot.model.events import (
     AnswerSubmitted,
     CommandEffect,
     CommandInvoked,
@@ -36,8 +36,8 @@ from bot.events import (
     PersonSeen,
     ResearchSubmitted,
 )
-from bot.ports import CoreApi, DeliveryError
-from bot.views import PollState, PollView
+from bot.model.ports import CoreApi, DeliveryError
+from bot.model.views import PollState, PollView
 
 log = logging.getLogger(__name__)
 

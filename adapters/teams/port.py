@@ -10,7 +10,7 @@ from adapters.teams import cards
 from adapters.teams.activities import PLATFORM, member_ref
 from adapters.teams.records import TeamsRecords
 from adapters.teams.sdk import BotBridge, Json, Turn
-from bot.domain import (
+from bot.model.domain import (
     AudienceKind,
     AudienceSource,
     ConversationKind,
@@ -19,8 +19,8 @@ from bot.domain import (
     UserRef,
     WorkspaceRef,
 )
-from bot.ports import Capabilities, DeliveryError, UserProfile
-from bot.views import PollView, ReportView
+from bot.model.ports import Capabilities, DeliveryError, UserProfile
+from bot.model.views import PollView, ReportView
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.teams.activities import PLATFORM
-from bot.domain import ConversationKind, ConversationRef, UserRef, WorkspaceRef
-from bot.ports import PlatformRecords
+from bot.model.domain import ConversationKind, ConversationRef, UserRef, WorkspaceRef
+from bot.model.ports import PlatformRecords
 
 Json = dict[str, Any]
 CONVERSATION = "conversation"

@@ -29,7 +29,7 @@ from botframework.connector.auth import AuthenticationConstants
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from adapters.teams.settings import TeamsSettings
-from bot.ports import DeliveryError
+from bot.model.ports import DeliveryError
 
 log = logging.getLogger(__name__)
 

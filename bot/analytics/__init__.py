@@ -2,6 +2,8 @@
 
 ``analyse`` is the entry point; ``compare`` gives the trend between two rounds. The smaller
 functions are public so the figures can be reproduced and tested one by one.
+
+May import: ``bot.model`` (the research study type), numpy and scipy.
 """
 
 from bot.analytics.agreement import Concordance, kendall_w, tie_sum

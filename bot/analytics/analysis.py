@@ -16,7 +16,7 @@ from bot.analytics.ranks import RankMatrix, consensus_order, rank_matrix
 from bot.analytics.results import Analysis, Answer, AnswerLike, GroupResult, SegmentResult, Settings
 from bot.analytics.score import alignment_score
 from bot.analytics.surprises import ShareComparison, Surprise, compare_shares, find_surprises
-from bot.research import ResearchStudy
+from bot.model.research import ResearchStudy
 
 # Mapping is invariant in its key, so a literal {None: study} or {"smb": study} held in a
 # variable would not match Mapping[str | None, ...] alone.

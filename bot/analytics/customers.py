@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bot.analytics.lazy import scipy_stats
-from bot.research import ResearchForm, ResearchStudy
+from bot.model.research import ResearchForm, ResearchStudy
 
 
 @dataclass(frozen=True, slots=True)

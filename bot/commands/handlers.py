@@ -8,13 +8,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from bot.commands.context import CoreServices
 from bot.commands.parser import COMMANDS, Command, help_text
-from bot.defaults import MAX_ATTRIBUTES, MIN_ATTRIBUTES
-from bot.domain import ConversationKind, Role
-from bot.events import CommandEffect, CommandInvoked, CommandResult
-from bot.records import (
+from bot.model.defaults import MAX_ATTRIBUTES, MIN_ATTRIBUTES
+from bot.model.domain import ConversationKind, Role
+from bot.model.events import CommandEffect, CommandInvoked, CommandResult
+from bot.model.records import (
     AttributeInfo,
     NewSchedule,
     PersonInfo,
@@ -23,26 +23,23 @@ from bot.records import (
     TeamInfo,
     WorkspaceInfo,
 )
-from bot.render_text import render_feedback_text, render_report_text
-from bot.rounds import AudienceError, parse_audience
-from bot.schedule_spec import (
+from bot.model.store import NotFoundError
+from bot.reports.render_text import render_feedback_text, render_report_text
+from bot.rounds.schedule_spec import (
     ScheduleSpecError,
     next_fire_times,
     parse_duration,
     parse_when,
     validate_timezone,
 )
-from bot.store import NotFoundError
-
-if TYPE_CHECKING:
-    from bot.core import AlignmentCore
+from bot.rounds.service import AudienceError, parse_audience
 
 _ROLE_WORDS = {Role.ADMIN: "admins", Role.MANAGER: "managers or admins"}
 
 
 @dataclass(frozen=True, slots=True)
 class CommandContext:
-    core: AlignmentCore
+    core: CoreServices
     event: CommandInvoked
     workspace: WorkspaceInfo
     person: PersonInfo

@@ -11,7 +11,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from bot.domain import Role
+from bot.model.domain import Role
 
 
 class CommandError(ValueError):

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from bot.research import ResearchForm, ResearchRow, ResearchStudy
+from bot.model.research import ResearchForm, ResearchRow, ResearchStudy
 
 
 def top3_study(

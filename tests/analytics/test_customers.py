@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from bot.analytics import customer_profile
-from bot.research import ResearchForm, ResearchRow, ResearchStudy
+from bot.model.research import ResearchForm, ResearchRow, ResearchStudy
 
 from .conftest import importance_study, ranking_study, top3_study
 

@@ -11,8 +11,8 @@ import pytest
 
 from adapters.console.port import ConsolePort
 from adapters.console.session import ConsoleSession
-from bot.app import App, build_app
-from bot.settings import CoreSettings
+from bot.model.settings import CoreSettings
+from bot.runtime.app import App, build_app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -13,8 +13,8 @@ import pytest
 
 from adapters.console.session import ConsoleSession
 from bot.commands.parser import COMMANDS
-from bot.defaults import DEFAULT_ATTRIBUTES, MAX_ATTRIBUTES, MIN_ATTRIBUTES
-from bot.domain import Role
+from bot.model.defaults import DEFAULT_ATTRIBUTES, MAX_ATTRIBUTES, MIN_ATTRIBUTES
+from bot.model.domain import Role
 from tests.core.conftest import EXAMPLES, World
 
 ADMIN, MANAGER, EMPLOYEE = "boss", "mgr", "emp"

@@ -7,9 +7,9 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from bot.domain import ConversationKind, ConversationRef, MessageRef, UserRef
-from bot.outbox import Outbox, Renderers
-from bot.records import NewOutboxItem, OutboxKind
+from bot.model.domain import ConversationKind, ConversationRef, MessageRef, UserRef
+from bot.model.records import NewOutboxItem, OutboxKind
+from bot.rounds.outbox import Outbox, Renderers
 from tests.core.conftest import World
 
 LEASE = timedelta(seconds=0.3)

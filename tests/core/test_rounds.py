@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from adapters.console.port import LOCAL_WORKSPACE
 from adapters.console.session import ConsoleSession
-from bot.domain import UserRef
-from bot.events import AnswerStatus, AnswerSubmitted
-from bot.records import RoundInfo, WorkspaceInfo
+from bot.model.domain import UserRef
+from bot.model.events import AnswerStatus, AnswerSubmitted
+from bot.model.records import RoundInfo, WorkspaceInfo
 from tests.core.conftest import EXAMPLES, World
 
 ADMIN = "boss"

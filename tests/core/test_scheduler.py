@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain import ConversationRef
-from bot.records import RoundState
-from bot.scheduler import Scheduler, SingleProcessLock
+from bot.model.domain import ConversationRef
+from bot.model.records import RoundState
+from bot.rounds.scheduler import Scheduler, SingleProcessLock
 from tests.core.conftest import World
 
 BERLIN = ZoneInfo("Europe/Berlin")

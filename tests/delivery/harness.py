@@ -70,7 +70,7 @@ class ServeProcess:
         }
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", *self.args],
+            [sys.executable, "-m", "bot.runtime.cli", "serve", *self.args],
             cwd=self.log_path.parent,
             env=env,
             stdout=log,

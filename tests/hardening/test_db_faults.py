@@ -33,10 +33,10 @@ from adapters.console.port import LOCAL_WORKSPACE, ConsolePort
 from adapters.console.session import ConsoleSession
 from adapters.slack import SlackAdapter, render
 from adapters.slack.parse import PollMeta
-from bot.app import App, build_app
-from bot.domain import UserRef
-from bot.events import AnswerStatus, AnswerSubmitted
-from bot.settings import CoreSettings
+from bot.model.domain import UserRef
+from bot.model.events import AnswerStatus, AnswerSubmitted
+from bot.model.settings import CoreSettings
+from bot.runtime.app import App, build_app
 from tests.conftest import TEST_DATABASE
 from tests.core.conftest import Clock
 from tests.fakes.slack_api import FakeSlackApi

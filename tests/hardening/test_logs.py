@@ -1,4 +1,4 @@
-"""bot.logs: JSON lines with a request id through the real Slack adapter, and secrets that
+"""bot.runtime.logs: JSON lines with a request id through the real Slack adapter, and secrets that
 never reach any log output, however they are logged."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 from aiohttp import web
 
 from adapters.slack import SlackAdapter
-from bot import logs
-from bot.events import CommandInvoked, CommandResult
+from bot.runtime import logs
+from bot.model.events import CommandInvoked, CommandResult
 from tests.fakes.records import MemoryRecords
 from tests.fakes.slack_api import FakeSlackApi
 from tests.hardening.conftest import TEAMS_PASSWORD

@@ -19,9 +19,9 @@ import pytest
 
 from adapters.console.port import LOCAL_WORKSPACE
 from adapters.console.session import ConsoleSession
-from bot.outputs import export_rows, rows_to_csv, write_report_folder
-from bot.records import RoundInfo, RoundState
-from bot.render_text import render_home_text, render_report_text
+from bot.model.records import RoundInfo, RoundState
+from bot.reports.render_text import render_home_text, render_report_text
+from bot.runtime.outputs import export_rows, rows_to_csv, write_report_folder
 from tests.core.conftest import EXAMPLES, World
 
 ADMIN, MANAGER = "boss", "mgr"

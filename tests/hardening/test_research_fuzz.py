@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from adapters.console.port import LOCAL_WORKSPACE
-from bot.defaults import DEFAULT_ATTRIBUTES
-from bot.domain import UserRef
-from bot.events import ResearchSubmitted
-from bot.records import StudyInfo
-from bot.research import ResearchImportError, ResearchStudy
-from bot.research_io import parse_research
+from bot.model.defaults import DEFAULT_ATTRIBUTES
+from bot.model.domain import UserRef
+from bot.model.events import ResearchSubmitted
+from bot.model.records import StudyInfo
+from bot.model.research import ResearchImportError, ResearchStudy
+from bot.reports.research_io import parse_research
 from tests.core.conftest import World
 
 FUZZ = settings(

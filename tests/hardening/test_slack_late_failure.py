@@ -12,7 +12,7 @@ import pytest
 from adapters.slack import render
 from adapters.slack.inbound import CORE_BUDGET_SECONDS
 from adapters.slack.parse import PollMeta
-from bot.events import AnswerOutcome, AnswerSubmitted
+from bot.model.events import AnswerOutcome, AnswerSubmitted
 from tests.fakes.slack_api import FakeSlackApi
 from tests.slack import payloads
 from tests.slack.conftest import Server

@@ -6,8 +6,8 @@ import asyncio
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from bot.domain import UserRef
-from bot.events import (
+from bot.model.domain import UserRef
+from bot.model.events import (
     AnswerOutcome,
     AnswerStatus,
     AnswerSubmitted,
@@ -16,7 +16,7 @@ from bot.events import (
     PersonSeen,
     ResearchSubmitted,
 )
-from bot.views import AnswerSummary, HomeView, PollOption, PollState, PollView
+from bot.model.views import AnswerSummary, HomeView, PollOption, PollState, PollView
 
 OPTIONS = (
     PollOption("price", "Low price"),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from bot.domain import ConversationKind
-from bot.events import CommandEffect, CommandResult
-from bot.views import Figures, ReportView
+from bot.model.domain import ConversationKind
+from bot.model.events import CommandEffect, CommandResult
+from bot.model.views import Figures, ReportView
 from tests.fakes.slack_api import FakeSlackApi
 from tests.slack import payloads
 from tests.slack.conftest import Server

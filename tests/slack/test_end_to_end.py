@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from adapters.slack import SlackAdapter
-from bot.app import App, build_app
-from bot.settings import CoreSettings
+from bot.model.settings import CoreSettings
+from bot.runtime.app import App, build_app
 from tests.fakes.slack_api import FakeSlackApi
 from tests.slack import payloads
 from tests.slack.conftest import Server, serve, settings_for

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.domain import ConversationKind, ConversationRef, UserRef, WorkspaceRef
-from bot.views import PollState
+from bot.model.domain import ConversationKind, ConversationRef, UserRef, WorkspaceRef
+from bot.model.views import PollState
 from tests.fakes.slack_api import FakeSlackApi
 from tests.slack import payloads
 from tests.slack.conftest import Server

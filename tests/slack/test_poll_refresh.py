@@ -6,9 +6,9 @@ import asyncio
 from datetime import UTC, datetime
 
 from adapters.slack.poll_refresh import PollRefresh, Traffic
-from bot.domain import ConversationKind, ConversationRef, MessageRef, WorkspaceRef
-from bot.ports import DeliveryError
-from bot.views import PollOption, PollView
+from bot.model.domain import ConversationKind, ConversationRef, MessageRef, WorkspaceRef
+from bot.model.ports import DeliveryError
+from bot.model.views import PollOption, PollView
 
 # Not a speed target: how long an edit that is due may take to show up.
 LIVENESS_SECONDS = 10.0

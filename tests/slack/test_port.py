@@ -9,7 +9,7 @@ import pytest
 
 from adapters.slack.client import SlackApi
 from adapters.slack.port import SlackPort
-from bot.domain import (
+from bot.model.domain import (
     AudienceKind,
     AudienceSource,
     ConversationKind,
@@ -17,7 +17,7 @@ from bot.domain import (
     UserRef,
     WorkspaceRef,
 )
-from bot.ports import DeliveryError
+from bot.model.ports import DeliveryError
 from tests.fakes.slack_api import FakeSlackApi
 
 WS = WorkspaceRef("slack", "T0001")

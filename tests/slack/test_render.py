@@ -13,8 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.slack import render
-from bot.render_text import ordinal
-from bot.views import (
+from bot.model.views import (
     Figures,
     GroupLine,
     PollOption,
@@ -25,6 +24,7 @@ from bot.views import (
     SurpriseLine,
     TrendLine,
 )
+from bot.reports.render_text import ordinal
 from tests.slack.fake_core import FakeCore, sample_poll
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"

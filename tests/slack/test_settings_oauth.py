@@ -14,7 +14,7 @@ from slack_sdk.oauth.installation_store import Installation
 
 from adapters.slack import SlackAdapter, SlackSettings, SlackSettingsError
 from adapters.slack.stores import RecordsInstallationStore, RecordsOAuthStateStore
-from bot.domain import ConversationRef, WorkspaceRef
+from bot.model.domain import ConversationRef, WorkspaceRef
 from tests.fakes.records import MemoryRecords
 from tests.fakes.slack_api import FakeSlackApi
 from tests.slack import payloads

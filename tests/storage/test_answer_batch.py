@@ -14,8 +14,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.domain import WorkspaceRef
-from bot.records import AnswerWrite
+from bot.model.domain import WorkspaceRef
+from bot.model.records import AnswerWrite
 from storage import answer_batch
 from storage import models as m
 from storage.answer_batch import AnswerRequest

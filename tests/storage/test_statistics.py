@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from bot.domain import WorkspaceRef
+from bot.model.domain import WorkspaceRef
 from storage.sql_store import BULK_ROWS, SqlStore
 from tests.conftest import TEST_DATABASE
 

@@ -17,8 +17,8 @@ import pytest
 from aiohttp import web
 
 from adapters.teams import TeamsAdapter, TeamsSettings
-from bot.domain import UserRef
-from bot.events import (
+from bot.model.domain import UserRef
+from bot.model.events import (
     AnswerOutcome,
     AnswerStatus,
     AnswerSubmitted,
@@ -27,7 +27,7 @@ from bot.events import (
     PersonSeen,
     ResearchSubmitted,
 )
-from bot.views import HomeView, PollOption, PollState, PollView
+from bot.model.views import HomeView, PollOption, PollState, PollView
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.records import MemoryRecords
 

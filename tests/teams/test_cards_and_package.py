@@ -13,7 +13,7 @@ import pytest
 
 from adapters.teams import build_teams_package, cards
 from adapters.teams.icons import png_size
-from bot.views import (
+from bot.model.views import (
     AnswerSummary,
     Figures,
     GroupLine,

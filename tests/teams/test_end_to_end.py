@@ -13,9 +13,9 @@ import aiohttp
 import pytest
 
 from adapters.teams import TeamsAdapter, TeamsSettings
-from bot.app import App, build_app
-from bot.domain import WorkspaceRef
-from bot.settings import CoreSettings
+from bot.model.domain import WorkspaceRef
+from bot.model.settings import CoreSettings
+from bot.runtime.app import App, build_app
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.records import MemoryRecords
 from tests.teams.conftest import BOT, ROOT, TENANT, Harness, account, activity, serve

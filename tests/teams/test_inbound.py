@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain import ConversationKind, UserRef, WorkspaceRef
-from bot.events import CommandEffect, CommandResult
-from bot.views import PollState
+from bot.model.domain import ConversationKind, UserRef, WorkspaceRef
+from bot.model.events import CommandEffect, CommandResult
+from bot.model.views import PollState
 from tests.teams.conftest import ALICE, BOT, TENANT, Harness, installed, sample_poll
 
 WS = WorkspaceRef("teams", TENANT)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from adapters.teams import TeamsAdapter, TeamsSettings
-from bot.domain import (
+from bot.model.domain import (
     AudienceKind,
     AudienceSource,
     ConversationKind,
@@ -16,8 +16,8 @@ from bot.domain import (
     UserRef,
     WorkspaceRef,
 )
-from bot.ports import DeliveryError
-from bot.views import Figures, GroupLine, PollState, ReportView
+from bot.model.ports import DeliveryError
+from bot.model.views import Figures, GroupLine, PollState, ReportView
 from tests.teams.conftest import (
     BOT,
     TENANT,

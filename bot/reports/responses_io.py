@@ -5,7 +5,7 @@ may be left out; rank columns are numbered consecutively from 1, k ≥ 1). Each 
 respondent's top-k, most important first. Trailing rank cells may be empty, a gap may not.
 
 Every problem is collected and the file is refused as a whole with
-:class:`ResponsesImportError`, whose ``issues`` are :class:`~bot.research.ImportIssue` (line
+:class:`ResponsesImportError`, whose ``issues`` are :class:`~bot.model.research.ImportIssue` (line
 numbers are physical lines, header = line 1).
 """
 
@@ -17,8 +17,13 @@ import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from bot.research import ImportIssue
-from bot.research_io import AttributeMatcher, FieldValueError, normalise_column, read_csv_records
+from bot.model.research import ImportIssue
+from bot.reports.research_io import (
+    AttributeMatcher,
+    FieldValueError,
+    normalise_column,
+    read_csv_records,
+)
 
 __all__ = ["Response", "ResponsesImportError", "parse_responses_csv", "responses_to_csv"]
 

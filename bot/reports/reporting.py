@@ -6,8 +6,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.analytics import Analysis, GroupResult, SegmentResult
-from bot.chart import ChartData, render_chart
-from bot.views import Figures, GroupLine, ReportView, SurpriseKind, SurpriseLine, TrendLine
+from bot.model.views import Figures, GroupLine, ReportView, SurpriseKind, SurpriseLine, TrendLine
+from bot.reports.chart import ChartData, render_chart
 
 
 @dataclass(frozen=True, slots=True)

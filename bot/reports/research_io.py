@@ -1,7 +1,7 @@
 """Import customer research from CSV or JSON, checking the whole file before anything is kept.
 
-Every problem found is collected as an :class:`~bot.research.ImportIssue` and the import is
-refused as a whole with :class:`~bot.research.ResearchImportError`; no other exception escapes
+Every problem found is collected as an :class:`~bot.model.research.ImportIssue` and the import is
+refused as a whole with :class:`~bot.model.research.ResearchImportError`; no other exception escapes
 for bad input.
 
 CSV
@@ -59,7 +59,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import PurePath
 
-from bot.research import (
+from bot.model.research import (
     ImportIssue,
     ResearchForm,
     ResearchImportError,

@@ -9,8 +9,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.domain import Role, WorkspaceRef
-from bot.records import (
+from bot.model.domain import Role, WorkspaceRef
+from bot.model.records import (
     AnswerRecord,
     AnswerWrite,
     AttributeInfo,
@@ -29,7 +29,7 @@ from bot.records import (
     TeamInfo,
     WorkspaceInfo,
 )
-from bot.research import ResearchStudy
+from bot.model.research import ResearchStudy
 
 
 class NotFoundError(LookupError):

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from bot.domain import ConversationKind, ConversationRef, MessageRef, UserRef
-from bot.ports import ChatPort, DeliveryError
-from bot.records import OutboxItem, OutboxKind, WorkspaceInfo
-from bot.store import Store
-from bot.views import PollView, ReportView
+from bot.model.domain import ConversationKind, ConversationRef, MessageRef, UserRef
+from bot.model.ports import ChatPort, DeliveryError
+from bot.model.records import OutboxItem, OutboxKind, WorkspaceInfo
+from bot.model.store import Store
+from bot.model.views import PollView, ReportView
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from bot.domain import AudienceSource, ConversationRef, MessageRef, UserRef, WorkspaceRef
-from bot.events import (
+from bot.model.domain import AudienceSource, ConversationRef, MessageRef, UserRef, WorkspaceRef
+from bot.model.events import (
     AnswerOutcome,
     AnswerSubmitted,
     CommandInvoked,
@@ -21,7 +21,7 @@ from bot.events import (
     PersonSeen,
     ResearchSubmitted,
 )
-from bot.views import HomeView, PollView, ReportView
+from bot.model.views import HomeView, PollView, ReportView
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ class ChatPort(Protocol):
     async def open_dm(self, user: UserRef) -> ConversationRef: ...
 
     # ``key`` is the outbox's id for the message: a port that can look messages up later
-    # (see bot.outbox.ConfirmsDelivery) attaches it, so a crash mid-send is not sent twice.
+    # (see bot.rounds.outbox.ConfirmsDelivery) attaches it, so a crash mid-send is not sent twice.
     async def post_text(
         self, conversation: ConversationRef, text: str, *, key: str | None = None
     ) -> MessageRef: ...

@@ -12,13 +12,13 @@ from typing import Any
 
 from bot.analytics import Analysis, GroupResult, analyse
 from bot.analytics import Settings as AnalysisSettings
-from bot.records import RoundInfo, WorkspaceInfo
-from bot.render_text import render_report_text
-from bot.research import ResearchStudy
-from bot.research_io import parse_research
-from bot.responses_io import parse_responses_csv
-from bot.rounds import RoundService
-from bot.views import ReportView
+from bot.model.records import RoundInfo, WorkspaceInfo
+from bot.model.research import ResearchStudy
+from bot.model.views import ReportView
+from bot.reports.render_text import render_report_text
+from bot.reports.research_io import parse_research
+from bot.reports.responses_io import parse_responses_csv
+from bot.rounds.service import RoundService
 
 
 async def write_report_folder(

@@ -11,11 +11,11 @@ from pathlib import Path
 from aiohttp import web
 
 from adapters.console.port import ConsolePort
-from bot.core import AlignmentCore, Clock, utc_now
-from bot.ports import ChatAdapter
-from bot.scheduler import LeaderLock, Scheduler
-from bot.server import create_web_app
-from bot.settings import CoreSettings
+from bot.model.ports import ChatAdapter
+from bot.model.settings import CoreSettings
+from bot.rounds.scheduler import LeaderLock, Scheduler
+from bot.runtime.core import AlignmentCore, Clock, utc_now
+from bot.runtime.server import create_web_app
 from storage.database import create_engine, upgrade
 from storage.leader import leader_lock_for
 from storage.sql_store import SqlStore

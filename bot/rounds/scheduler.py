@@ -14,22 +14,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.records import ScheduleInfo
-from bot.schedule_spec import CronSpec, make_trigger, next_fire_times, parse_when
-
-if TYPE_CHECKING:
-    from bot.core import AlignmentCore
+from bot.model.records import ScheduleInfo
+from bot.model.store import Store
+from bot.rounds.schedule_spec import CronSpec, make_trigger, next_fire_times, parse_when
+from bot.rounds.service import RoundService
 
 log = logging.getLogger(__name__)
 
 BATCH = 16
+
+
+class SchedulerCore(Protocol):
+    """What the scheduler uses of the core (which sits above it and wires it up)."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def rounds(self) -> RoundService: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None: ...
 
 
 class LeaderLock(Protocol):
@@ -62,7 +76,7 @@ class Scheduler:
     def __init__(
         self,
         *,
-        core: AlignmentCore,
+        core: SchedulerCore,
         lock: LeaderLock,
         tick_seconds: float = 15.0,
         missed_run_grace: timedelta | None = None,

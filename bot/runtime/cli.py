@@ -20,11 +20,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from bot.analytics import Settings as AnalysisSettings
-from bot.app import App, build_app
-from bot.domain import UserRef, WorkspaceRef
-from bot.events import CommandInvoked
-from bot.render_text import render_report_text
-from bot.settings import CoreSettings, SettingsError, load_settings
+from bot.model.domain import UserRef, WorkspaceRef
+from bot.model.events import CommandInvoked
+from bot.model.settings import CoreSettings, SettingsError, load_settings
+from bot.reports.render_text import render_report_text
+from bot.runtime.app import App, build_app
 
 T = TypeVar("T")
 
@@ -43,7 +43,7 @@ cli.add_typer(research_cli, name="research")
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
-REPO_EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+REPO_EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 WorkspaceOption = Annotated[
     str, typer.Option("--workspace", help="PLATFORM:ID of the workspace, e.g. slack:T0123")
 ]
@@ -116,7 +116,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="random seed of the simulated organisation")] = 7,
 ) -> None:
     """Simulate an organisation, run two rounds offline and print the report."""
-    from bot.demo import DemoClock, demo_start, run_demo
+    from bot.runtime.demo import DemoClock, demo_start, run_demo
 
     out_dir.mkdir(parents=True, exist_ok=True)
     database = out_dir / "demo.db"
@@ -221,7 +221,7 @@ def serve(
     parent_pid: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Run the bot: one HTTP server for every configured chat platform."""
-    from bot.supervisor import WorkersError, check_workers
+    from bot.runtime.supervisor import WorkersError, check_workers
 
     settings = _settings()
     _configure_logging(settings)
@@ -241,7 +241,7 @@ def serve(
 async def _serve(
     settings: CoreSettings, host: str, port: int, *, reuse_port: bool, parent_pid: int | None
 ) -> None:
-    from bot.supervisor import watch_parent
+    from bot.runtime.supervisor import watch_parent
 
     try:
         app = await build_app(settings)
@@ -271,7 +271,7 @@ async def _serve(
 
 
 async def _supervise(settings: CoreSettings, host: str, port: int, workers: int) -> int:
-    from bot.supervisor import Supervisor, worker_argv, worker_env
+    from bot.runtime.supervisor import Supervisor, worker_argv, worker_env
 
     env = worker_env(os.environ, settings.send_rate, workers)
     out.print(f"alignment-bot: {workers} workers on http://{host}:{port}")
@@ -289,7 +289,7 @@ def _stop_on_signals() -> asyncio.Event:
 def _configure_logging(settings: CoreSettings) -> None:
     from adapters.slack import SlackSettings
     from adapters.teams import TeamsSettings
-    from bot.logs import configure_logging
+    from bot.runtime.logs import configure_logging
 
     try:
         slack, teams = SlackSettings(), TeamsSettings()
@@ -323,8 +323,8 @@ def report(
     segment: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Write the report of the latest closed round (or --round) to a folder."""
-    from bot.outputs import write_report_folder
-    from bot.records import RoundState
+    from bot.model.records import RoundState
+    from bot.runtime.outputs import write_report_folder
 
     async def work() -> str:
         app = await build_app(_settings(), with_chat_adapters=False)
@@ -363,9 +363,9 @@ def stats(
     min_group_size: Annotated[int, typer.Option(help="smaller groups are suppressed")] = 5,
 ) -> None:
     """Every figure from two files, without a database."""
-    from bot.outputs import offline_stats
-    from bot.research import ResearchImportError
-    from bot.responses_io import ResponsesImportError
+    from bot.model.research import ResearchImportError
+    from bot.reports.responses_io import ResponsesImportError
+    from bot.runtime.outputs import offline_stats
 
     try:
         analysis = offline_stats(
@@ -412,8 +412,8 @@ def export(
     workspace: WorkspaceOption = "console:local",
 ) -> None:
     """Aggregates of every closed round as CSV (no individual answers)."""
-    from bot.outputs import export_rows, rows_to_csv
-    from bot.records import RoundState
+    from bot.model.records import RoundState
+    from bot.runtime.outputs import export_rows, rows_to_csv
 
     async def work() -> int:
         app = await build_app(_settings(), with_chat_adapters=False)

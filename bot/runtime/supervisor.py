@@ -62,7 +62,7 @@ def worker_argv(host: str, port: int) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "bot.cli",
+        "bot.runtime.cli",
         "serve",
         "--host",
         host,

@@ -7,8 +7,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.domain import Role, WorkspaceRef
-from bot.research import ResearchForm, ResearchRow, ResearchStudy
+from bot.model.domain import Role, WorkspaceRef
+from bot.model.research import ResearchForm, ResearchRow, ResearchStudy
 
 
 @dataclass(frozen=True, slots=True)

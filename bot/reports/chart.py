@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.views import SurpriseKind
+from bot.model.views import SurpriseKind
 
 STAFF_COLOUR = "#0072B2"  # Okabe-Ito blue
 CUSTOMER_COLOUR = "#E69F00"  # Okabe-Ito orange

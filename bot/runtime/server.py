@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from bot.logs import request_id_middleware
-from bot.ports import ChatAdapter
+from bot.model.ports import ChatAdapter
+from bot.runtime.logs import request_id_middleware
 
 HealthCheck = Callable[[], Awaitable[bool]]
 

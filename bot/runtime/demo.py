@@ -16,17 +16,17 @@ import numpy as np
 
 from adapters.console.port import ConsolePort
 from adapters.console.session import ConsoleSession
-from bot.app import App
-from bot.domain import WorkspaceRef
-from bot.outputs import write_report_folder
-from bot.records import RoundInfo, RoundState
-from bot.views import ReportView
+from bot.model.domain import WorkspaceRef
+from bot.model.records import RoundInfo, RoundState
+from bot.model.views import ReportView
+from bot.runtime.app import App
+from bot.runtime.outputs import write_report_folder
 
 DEMO_WORKSPACE = WorkspaceRef("console", "demo")
 ADMIN = "demo-admin"
 
 # How strongly each team believes customers value each attribute (Plackett-Luce weights),
-# in the order of bot.defaults.DEFAULT_ATTRIBUTES. Sales thinks price; support, support;
+# in the order of bot.model.defaults.DEFAULT_ATTRIBUTES. Sales thinks price; support, support;
 # engineering, product; leadership, a bit of everything.
 TEAM_BELIEFS: dict[str, tuple[int, tuple[float, ...]]] = {
     "sales": (12, (9.0, 2.0, 2.0, 5.0, 1.5, 1.0, 1.0, 4.0)),

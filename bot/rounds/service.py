@@ -14,16 +14,15 @@ from datetime import datetime, timedelta
 
 from bot.analytics import Analysis, analyse, customer_profile
 from bot.analytics import Settings as AnalysisSettings
-from bot.defaults import DEFAULT_QUESTION
-from bot.domain import (
+from bot.model.defaults import DEFAULT_QUESTION
+from bot.model.domain import (
     AudienceKind,
     AudienceSource,
     Role,
     WorkspaceRef,
 )
-from bot.ports import ChatPort
-from bot.recent import Recent
-from bot.records import (
+from bot.model.ports import ChatPort
+from bot.model.records import (
     AttributeInfo,
     NewOutboxItem,
     OutboxKind,
@@ -33,10 +32,11 @@ from bot.records import (
     StudyInfo,
     WorkspaceInfo,
 )
-from bot.render_text import render_feedback_text
-from bot.reporting import ReportInput, build_report, headline_score
-from bot.store import Store
-from bot.views import AnswerSummary, HomeView, PollOption, PollState, PollView, ReportView
+from bot.model.store import Store
+from bot.model.views import AnswerSummary, HomeView, PollOption, PollState, PollView, ReportView
+from bot.reports.render_text import render_feedback_text
+from bot.reports.reporting import ReportInput, build_report, headline_score
+from bot.rounds.recent import Recent
 
 log = logging.getLogger(__name__)
 

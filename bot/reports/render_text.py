@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from bot.views import (
+from bot.model.views import (
     AnswerSummary,
     Figures,
     GroupLine,

@@ -280,7 +280,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class PlainFormatter(logging.Formatter):
-    """``2026-03-02T09:00:00.000+00:00 INFO bot.core [request-id] message`` and the traceback."""
+    """``2026-03-02T09:00:00.000+00:00 INFO bot.runtime.core [request-id] message`` and the traceback."""
 
     def format(self, record: logging.LogRecord) -> str:
         clean_record(record)

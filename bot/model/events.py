@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.domain import ConversationRef, MessageRef, UserRef
-from bot.views import PollView, ReportView
+from bot.model.domain import ConversationRef, MessageRef, UserRef
+from bot.model.views import PollView, ReportView
 
 
 @dataclass(frozen=True, slots=True)

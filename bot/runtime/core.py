@@ -1,8 +1,8 @@
-"""The alignment core: the one implementation of ``bot.ports.CoreApi``.
+"""The alignment core: the one implementation of ``bot.model.ports.CoreApi``.
 
-Adapters hand it typed events; it reads and writes through ``bot.store.Store`` and talks to
+Adapters hand it typed events; it reads and writes through ``bot.model.store.Store`` and talks to
 people through the ``ChatPort`` of the event's platform. Commands live in
-``bot.commands.handlers``; the life of a round in ``bot.rounds``.
+``bot.commands.handlers``; the life of a round in ``bot.rounds.service``.
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.analytics import Settings as AnalysisSettings
-from bot.background import Background
 from bot.commands.handlers import CommandContext, run_command
 from bot.commands.parser import CommandError, parse
-from bot.defaults import DEFAULT_ATTRIBUTES
-from bot.domain import AudienceKind, AudienceSource, Role, UserRef, WorkspaceRef
-from bot.events import (
+from bot.model.defaults import DEFAULT_ATTRIBUTES
+from bot.model.domain import AudienceKind, AudienceSource, Role, UserRef, WorkspaceRef
+from bot.model.events import (
     AnswerOutcome,
     AnswerStatus,
     AnswerSubmitted,
@@ -30,16 +29,17 @@ from bot.events import (
     PersonSeen,
     ResearchSubmitted,
 )
-from bot.outbox import Outbox, Renderers
-from bot.ports import ChatPort, DeliveryError
-from bot.recent import Recent
-from bot.records import AnswerWrite, PersonInfo, WorkspaceInfo
-from bot.research import ImportIssue, ResearchImportError, ResearchStudy
-from bot.research_io import parse_research
-from bot.rounds import RoundService
-from bot.settings import CoreSettings
-from bot.store import DuplicateStudyError, Store
-from bot.views import HomeView, PollView
+from bot.model.ports import ChatPort, DeliveryError
+from bot.model.records import AnswerWrite, PersonInfo, WorkspaceInfo
+from bot.model.research import ImportIssue, ResearchImportError, ResearchStudy
+from bot.model.settings import CoreSettings
+from bot.model.store import DuplicateStudyError, Store
+from bot.model.views import HomeView, PollView
+from bot.reports.research_io import parse_research
+from bot.rounds.background import Background
+from bot.rounds.outbox import Outbox, Renderers
+from bot.rounds.recent import Recent
+from bot.rounds.service import RoundService
 
 log = logging.getLogger(__name__)
 
