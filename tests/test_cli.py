@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -195,3 +197,22 @@ def test_each_worker_gets_its_share_of_the_send_rate() -> None:
 
     assert worker_env({"A": "1"}, 200.0, 4) == {"A": "1", "ALIGNMENT_SEND_RATE": "50.0"}
     assert "ALIGNMENT_SEND_RATE" not in worker_env({}, 0.0, 4)  # unlimited stays unlimited
+
+
+def test_help_loads_no_database_statistics_or_chart_stack() -> None:
+    # `alignment --help` must stay quick (bench/startup.py times it): the database layer,
+    # Alembic, scipy, matplotlib and the web server load only in the commands that use them.
+    script = (
+        "import json, sys\n"
+        "sys.argv = ['alignment', '--help']\n"
+        "from bot.runtime.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "Usage" in done.stdout
+    loaded = set(json.loads(done.stderr.strip().splitlines()[-1]))
+    heavy = {"alembic", "sqlalchemy", "scipy", "matplotlib", "numpy", "aiohttp", "botbuilder"}
+    assert loaded & heavy == set()

@@ -12,19 +12,21 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from aiohttp import web
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-from bot.analytics import Settings as AnalysisSettings
 from bot.model.domain import UserRef, WorkspaceRef
 from bot.model.events import CommandInvoked
-from bot.model.settings import CoreSettings, SettingsError, load_settings
 from bot.reports.render_text import render_report_text
-from bot.runtime.app import App, build_app
+
+if TYPE_CHECKING:
+    # The app pulls in the database layer, Alembic and the web server: `--help` and the
+    # commands that do not open a database must not pay for that (see bench/startup.py).
+    from bot.model.settings import CoreSettings
+    from bot.runtime.app import App
 
 T = TypeVar("T")
 
@@ -53,7 +55,15 @@ def main() -> None:
     cli()
 
 
+async def build_app(settings: CoreSettings, **options: Any) -> App:
+    from bot.runtime.app import build_app as build
+
+    return await build(settings, **options)
+
+
 def _settings(**overrides: object) -> CoreSettings:
+    from bot.model.settings import SettingsError, load_settings
+
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -63,6 +73,8 @@ def _settings(**overrides: object) -> CoreSettings:
 
 
 def _run(work: Callable[[], Awaitable[T]]) -> T:
+    from bot.model.settings import SettingsError
+
     try:
         return asyncio.run(work())  # type: ignore[arg-type]
     except SettingsError as exc:
@@ -248,6 +260,8 @@ async def _serve(
     except ValueError as exc:  # adapters' settings errors are ValueErrors with one clear line
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
+    from aiohttp import web
+
     runner = web.AppRunner(app.web_app(), access_log=None)  # the middleware logs requests
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
@@ -363,6 +377,7 @@ def stats(
     min_group_size: Annotated[int, typer.Option(help="smaller groups are suppressed")] = 5,
 ) -> None:
     """Every figure from two files, without a database."""
+    from bot.analytics import Settings as AnalysisSettings
     from bot.model.research import ResearchImportError
     from bot.reports.responses_io import ResponsesImportError
     from bot.runtime.outputs import offline_stats
