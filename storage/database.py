@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x414C49474E4D55  # any constant every replica shares
@@ -49,6 +53,8 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -60,6 +66,11 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema to ``revision``; safe to run on every start."""
 
     def run(connection: Connection) -> None:
+        head = schema_head()
+        if revision == "head" and head is not None and _current_revision(connection) == head:
+            return  # the usual start: nothing to do, and Alembic (~11 MiB) stays unloaded
+        from alembic import command
+
         command.upgrade(alembic_config(connection), revision)
 
     async with engine.begin() as connection:
@@ -82,3 +93,32 @@ async def _upgrade_and_dispose(url: str) -> None:
         await upgrade(engine)
     finally:
         await engine.dispose()
+
+
+_REVISION = re.compile(r"^revision(?:: str)? = [\"']([^\"']+)[\"']", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision(?:: [^=]+)? = [\"']([^\"']+)[\"']", re.MULTILINE)
+
+
+@cache
+def schema_head() -> str | None:
+    """The newest migration's revision, read from the migration files' own declarations.
+
+    Alembic's script directory says the same (tests/storage check it), but loading it costs
+    every server start its memory; this needs a glance at a few small files. None when the
+    files cannot be read this way (several heads, say): then Alembic decides.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        source = path.read_text()
+        revisions.update(_REVISION.findall(source))
+        parents.update(_DOWN_REVISION.findall(source))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _current_revision(connection: Connection) -> str | None:
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    rows = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return rows[0] if len(rows) == 1 else None
