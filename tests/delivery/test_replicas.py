@@ -76,7 +76,9 @@ async def wait_for_round(database_url: str, fire_time: datetime, *, within: floa
 
 def opened_in(server: ServeProcess) -> int:
     """How many rounds this replica's scheduler opened, from its log."""
-    return len(re.findall(r"bot\.scheduler schedule \d+ opened", server.log_path.read_text()))
+    return len(
+        re.findall(r"bot\.rounds\.scheduler schedule \d+ opened", server.log_path.read_text())
+    )
 
 
 def next_minute(after: datetime) -> datetime:
