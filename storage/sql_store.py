@@ -40,7 +40,7 @@ from bot.model.records import (
     WorkspaceInfo,
 )
 from bot.model.research import ResearchForm, ResearchRow, ResearchStudy
-from bot.model.store import DuplicateStudyError, NotFoundError
+from bot.model.store import DuplicateScheduleError, DuplicateStudyError, NotFoundError
 from storage import hot_path as hot
 from storage import models as m
 from storage.answer_batch import AnswerBatcher, AnswerRequest
@@ -720,8 +720,11 @@ class SqlStore:
                 created_at=self._now(),
             )
             session.add(row)
+            try:
+                await session.flush()
+            except IntegrityError as exc:  # two admins adding the same name at once
+                raise DuplicateScheduleError(schedule.name) from exc
             _audit(session, workspace_id, actor, f"schedule added: {schedule.name}")
-            await session.flush()
             return _schedule(row)
 
     async def list_schedules(self, workspace_id: int | None = None) -> list[ScheduleInfo]:

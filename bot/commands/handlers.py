@@ -12,7 +12,7 @@ from pathlib import Path
 from bot.commands.context import CoreServices
 from bot.commands.parser import COMMANDS, Command, help_text
 from bot.model.defaults import MAX_ATTRIBUTES, MIN_ATTRIBUTES
-from bot.model.domain import ConversationKind, Role
+from bot.model.domain import AudienceKind, ConversationKind, Role
 from bot.model.events import CommandEffect, CommandInvoked, CommandResult
 from bot.model.records import (
     AttributeInfo,
@@ -23,7 +23,7 @@ from bot.model.records import (
     TeamInfo,
     WorkspaceInfo,
 )
-from bot.model.store import NotFoundError
+from bot.model.store import DuplicateScheduleError, NotFoundError
 from bot.reports.render_text import render_feedback_text, render_report_text
 from bot.rounds.schedule_spec import (
     ScheduleSpecError,
@@ -66,7 +66,13 @@ async def run_command(context: CommandContext, command: Command) -> CommandResul
         )
     try:
         return await HANDLERS[command.name](context, command)
-    except (NotFoundError, AudienceError, ScheduleSpecError, UsageError) as exc:
+    except (
+        NotFoundError,
+        AudienceError,
+        ScheduleSpecError,
+        UsageError,
+        DuplicateScheduleError,
+    ) as exc:
         return CommandResult(str(exc), ok=False)
 
 
@@ -424,36 +430,64 @@ def _next(when_expr: str, zone: str, context: CommandContext) -> str:
 
 async def _schedule_add(context: CommandContext, command: Command) -> CommandResult:
     spec = parse_when(" ".join(command.args))
-    zone = command.option("tz") or context.workspace.time_zone
-    validate_timezone(zone)
+    # The canonical IANA spelling, so "europe/berlin" and "Europe/Berlin" are one zone.
+    zone = validate_timezone(command.option("tz") or context.workspace.time_zone).key
     window = _duration(command.option("window")) or context.core.settings.answer_window
     remind = _duration(command.option("remind"))
     if remind is not None and remind >= window:
         raise UsageError(
             "the reminder must come before the deadline: make remind: shorter than window:"
         )
-    audience = command.option("audience") or "everyone"
-    parse_audience(audience)
+    audience = await _schedule_audience(context, command.option("audience") or "everyone")
     report = tuple(c.lstrip("#") for c in (command.option("report") or "").split(",") if c)
-    name = command.option("name") or spec.describe()
-    schedule = await context.core.store.add_schedule(
-        context.ws,
-        NewSchedule(
-            name,
-            spec.expression,
-            zone,
-            audience,
-            int(window.total_seconds()),
-            int(remind.total_seconds()) if remind else None,
-            report,
-        ),
-        actor=context.actor,
+    # Offices in two zones polling at 09:00 local is the normal case: the default name says
+    # where and for whom, so two such schedules get two names.
+    name = command.option("name") or f"{spec.describe()} ({zone}, {audience})"
+    new = NewSchedule(
+        name,
+        spec.expression,
+        zone,
+        audience,
+        int(window.total_seconds()),
+        int(remind.total_seconds()) if remind else None,
+        report,
     )
+    await _refuse_duplicate_schedule(context, new)
+    schedule = await context.core.store.add_schedule(context.ws, new, actor=context.actor)
     context.core.schedules_changed()
     return CommandResult(
         f"Schedule #{schedule.id} added: {spec.describe()} ({zone}), answers open for "
         f"{_human(window)}. Next: {_next(spec.expression, zone, context)}."
     )
+
+
+async def _schedule_audience(context: CommandContext, text: str) -> str:
+    """The audience as stored; a team must exist now (as for `poll now`), in its own spelling."""
+    audience = parse_audience(text)
+    if audience.kind is not AudienceKind.TEAM:
+        return text
+    team = await _team(context, audience.ref)
+    assert team is not None  # _team raises for a missing team
+    return f"team:{team.name}"
+
+
+async def _refuse_duplicate_schedule(context: CommandContext, new: NewSchedule) -> None:
+    """A second schedule for the same runs would only collide with the first; a taken name
+    would hit the database's unique key. Both get words instead."""
+    existing = await context.core.store.list_schedules(context.ws)
+    runs = (new.when_expr, new.time_zone, new.audience.lower())
+    for old in existing:
+        if (old.when_expr, old.time_zone, old.audience.lower()) == runs:
+            raise UsageError(
+                f"schedule #{old.id} '{old.name}' already polls {old.audience} at these times "
+                f"in {old.time_zone}; nothing was added"
+            )
+    for old in existing:
+        if old.name.lower() == new.name.lower():
+            raise UsageError(
+                f"schedule #{old.id} is already called '{old.name}': "
+                "give this one another name with name:NAME"
+            )
 
 
 async def _schedule_pause(context: CommandContext, command: Command) -> CommandResult:
@@ -555,7 +589,13 @@ def _duration(raw: str | None) -> timedelta | None:
 
 def _human(delta: timedelta) -> str:
     hours = delta.total_seconds() / 3600
-    return f"{hours / 24:g} days" if hours >= 24 and hours % 24 == 0 else f"{hours:g} hours"
+    if hours >= 24 and hours % 24 == 0:
+        return _count(hours / 24, "day")
+    return _count(hours, "hour")
+
+
+def _count(amount: float, unit: str) -> str:
+    return f"{amount:g} {unit}{'' if amount == 1 else 's'}"
 
 
 HANDLERS: dict[str, Handler] = {

@@ -46,6 +46,16 @@ class DuplicateStudyError(ValueError):
         )
 
 
+class DuplicateScheduleError(ValueError):
+    """The workspace has a schedule of that name already (names are unique per workspace)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"there is a schedule called '{name}' already: give this one another name with "
+            "name:NAME; nothing was added"
+        )
+
+
 class Store(Protocol):
     @property
     def dialect(self) -> str: ...

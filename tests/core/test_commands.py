@@ -639,7 +639,8 @@ async def test_schedule_add_list_next_pause_resume_remove(world: World) -> None:
         "Next: 2026-03-09 09:00 UTC."
     )
     assert await crowd.ok(ADMIN, "schedule list") == (
-        "• #1 every Monday at 09:00: every Monday at 09:00 (Europe/Berlin), everyone, "
+        "• #1 every Monday at 09:00 (Europe/Berlin, everyone): "
+        "every Monday at 09:00 (Europe/Berlin), everyone, "
         "next 2026-03-09 09:00 CET\n"
         "• #2 weekly: every Monday at 09:00 (UTC), everyone, next 2026-03-09 09:00 UTC"
     )
@@ -653,7 +654,8 @@ async def test_schedule_add_list_next_pause_resume_remove(world: World) -> None:
         ]
     )
     assert await crowd.ok(ADMIN, "schedule pause 1") == "Schedule #1 paused."
-    assert "#1 every Monday at 09:00: every Monday at 09:00 (Europe/Berlin), everyone, paused" in (
+    paused = "every Monday at 09:00 (Europe/Berlin), everyone, paused"
+    assert f"#1 every Monday at 09:00 (Europe/Berlin, everyone): {paused}" in (
         await crowd.ok(ADMIN, "schedule list")
     )
     assert await crowd.ok(ADMIN, "schedule resume #1") == "Schedule #1 resumed."
@@ -665,7 +667,7 @@ async def test_schedule_add_list_next_pause_resume_remove(world: World) -> None:
     assert len(_bullets(listed)) == 1
     assert "weekly" not in listed
     audit = await crowd.ok(ADMIN, "audit")
-    for action in ("schedule added: weekly", "schedule paused: every Monday at 09:00", "schedule resumed: every Monday at 09:00", "schedule removed: weekly"):  # fmt: skip
+    for action in ("schedule added: weekly", "schedule paused: every Monday at 09:00 (Europe/Berlin, everyone)", "schedule resumed: every Monday at 09:00 (Europe/Berlin, everyone)", "schedule removed: weekly"):  # fmt: skip
         assert f"console:local:boss: {action}" in audit
 
 
