@@ -45,6 +45,7 @@ class ChartData:
     k: int
     title: str
     trend: tuple[tuple[str, int], ...] = field(default=())  # (round label, alignment score)
+    subtitle: str = ""  # the report's scope: round, staff, customers and their study
 
     def __post_init__(self) -> None:
         n = len(self.attributes)
@@ -70,7 +71,8 @@ def render_chart(data: ChartData) -> bytes:
         _draw_trend(figure.add_subplot(grid[1]), data.trend)
     else:
         _draw_shares(figure.add_subplot(), data)
-    figure.suptitle(data.title, fontsize=15, fontweight="bold")
+    title = f"{data.title}\n{data.subtitle}" if data.subtitle else data.title
+    figure.suptitle(title, fontsize=14, fontweight="bold")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, metadata=dict(PNG_METADATA))
     return buffer.getvalue()

@@ -367,6 +367,7 @@ def report(
 ) -> None:
     """Write the report of the latest closed round (or --round) to a folder."""
     from bot.model.records import RoundState
+    from bot.model.store import NotFoundError
     from bot.runtime.outputs import write_report_folder
 
     async def work() -> str:
@@ -380,15 +381,19 @@ def report(
                 chosen = closed[0] if closed else None
             if chosen is None:
                 raise typer.BadParameter("no such round (or no closed round yet)")
-            view = await write_report_folder(
-                app.core.rounds,
-                info,
-                chosen,
-                out_dir,
-                min_group_size=app.core.settings.min_group_size,
-                team=team,
-                segment=segment,
-            )
+            try:
+                view = await write_report_folder(
+                    app.core.rounds,
+                    info,
+                    chosen,
+                    out_dir,
+                    min_group_size=app.core.settings.min_group_size,
+                    team=team,
+                    segment=segment,
+                )
+            except NotFoundError as exc:  # an unknown --team or --segment: same words as chat
+                err.print(f"{exc}; nothing was written.", markup=False, highlight=False)
+                raise typer.Exit(1) from exc
             return render_report_text(view, min_answers=app.core.settings.min_group_size)
         finally:
             await app.close()

@@ -256,7 +256,10 @@ async def test_report_by_team_segment_and_round(world: World) -> None:
     await _closed_round(world, crowd)
 
     everyone = await crowd.report(ADMIN)
-    assert everyone.startswith("[#general] # Do we know what our customers value?\n"), everyone
+    assert everyone.startswith(
+        "[#general] # Do we know what our customers value? — Round 1 (2026-03-02) · all staff · "
+        "vs enterprise customers (#2 research_top3.csv)\n"
+    ), everyone
     assert "- Round: Round 1 (2026-03-02)" in everyone
     assert "- Responses: 8 of 9 (89%)" in everyone
     assert "- Staff top 3: price, product quality, reliability" in everyone
@@ -265,8 +268,8 @@ async def test_report_by_team_segment_and_round(world: World) -> None:
     assert everyone.count("[#general]") == 1
 
     sales = await crowd.report(ADMIN, "report team:sales")
-    assert "# Do we know what our customers value? — sales" in sales
-    assert "- Responses: 6 of 9" in sales
+    assert "# Do we know what our customers value? — Round 1 (2026-03-02) · team sales · " in sales
+    assert "- Responses: 6 of 6 (100%)" in sales  # the team's own rate: all six answered
     assert "## Teams" not in sales
 
     support = await crowd.report(ADMIN, "report team:support")

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+from datetime import timedelta
+from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
+from bot.reports import reporting
+from bot.reports.chart import ChartData
+from bot.runtime.cli import cli
 from tests.core.conftest import World
-from tests.core.test_commands import ADMIN, Crowd, _bullets, snapshot
+from tests.core.test_commands import (
+    ADMIN,
+    Crowd,
+    _answer_round,
+    _bullets,
+    _closed_round,
+    snapshot,
+)
 
 # -- two schedules at the same time ---------------------------------------------------------
 
@@ -129,3 +144,122 @@ async def test_a_schedule_for_a_team_that_does_not_exist_is_refused(world: World
     out = await crowd.cmd(ADMIN, "schedule add every monday 09:00 audience:team:nope")
     assert out == "Error: there is no team 'nope'. Teams: sales"
     assert await snapshot(world) == before
+
+
+# -- reports name their scope and compare like with like ------------------------------------
+
+
+def _score(report: str) -> int:
+    line = next(x for x in report.splitlines() if x.startswith("## Alignment score: "))
+    return int(line.removeprefix("## Alignment score: ").split("/")[0])
+
+
+async def _two_rounds(world: World, crowd: Crowd) -> None:
+    """Round 1 as in test_commands; in round 2 everyone picks the enterprise customers' top 3."""
+    await _closed_round(world, crowd)
+    world.clock.advance(timedelta(days=7))
+    await crowd.ok(ADMIN, "poll now window:2h")
+    await world.app.core.idle()
+    people = [f"s{i}" for i in range(6)] + ["t0", "t1"]
+    await _answer_round(crowd, 2, dict.fromkeys(people, (3, 5, 8)))
+    world.clock.advance(timedelta(hours=3))
+    await crowd.ok(ADMIN, "poll close")
+
+
+async def test_a_segment_report_names_its_segment_and_trends_that_segment(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    charts: list[ChartData] = []
+    monkeypatch.setattr(reporting, "render_chart", lambda data: charts.append(data) or b"png")
+    crowd = Crowd(world)
+    await _two_rounds(world, crowd)
+    smb_before = _score(await crowd.report(ADMIN, "report segment:smb round:1"))
+    headline_before = _score(await crowd.report(ADMIN, "report round:1"))
+    assert smb_before != headline_before  # otherwise this test could not tell them apart
+
+    charts.clear()
+    smb = await crowd.report(ADMIN, "report segment:smb")
+
+    assert "# Do we know what our customers value? — Round 2 (2026-03-09) · all staff · " in smb
+    assert "· vs smb customers (#1 research_top3.csv)\n" in smb
+    assert f"- Alignment score: {smb_before} → {_score(smb)} " in smb
+    (chart,) = charts
+    assert chart.subtitle == "Round 2 (2026-03-09) · all staff · vs smb customers (#1 research_top3.csv)"  # fmt: skip
+    assert chart.trend == (("Round 1 (2026-03-02)", smb_before), ("Round 2 (2026-03-09)", _score(smb)))  # fmt: skip
+
+
+async def test_the_headline_report_says_which_study_it_compares_with(world: World) -> None:
+    crowd = Crowd(world)
+    await _closed_round(world, crowd)
+    report = await crowd.report(ADMIN)
+    # No all-customers study: the headline is the enterprise segment, and the title says so.
+    assert "· all staff · vs enterprise customers (#2 research_top3.csv)\n" in report
+
+
+async def test_a_team_report_trends_the_same_team(world: World) -> None:
+    crowd = Crowd(world)
+    await _two_rounds(world, crowd)
+    before = _score(await crowd.report(ADMIN, "report team:sales round:1"))
+    whole_before = _score(await crowd.report(ADMIN, "report round:1"))
+    assert before != whole_before
+
+    sales = await crowd.report(ADMIN, "report team:sales")
+
+    assert "— Round 2 (2026-03-09) · team sales · vs enterprise customers" in sales
+    assert "## Since the previous round" in sales
+    assert f"- Alignment score: {before} → {_score(sales)} " in sales
+
+
+def _png_files(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir() if p.read_bytes().startswith(b"\x89PNG")}
+
+
+async def test_filtered_reports_write_distinct_chart_files(world: World, tmp_path: Path) -> None:
+    crowd = Crowd(world)
+    await _closed_round(world, crowd)
+    paths = []
+    for line in ("report", "report team:sales", "report segment:smb", "report team:sales segment:smb"):  # fmt: skip
+        out = await crowd.report(ADMIN, line)
+        paths.append(out.rsplit("Chart: ", 1)[1].strip())
+    assert len(set(paths)) == 4, paths
+    assert (
+        {Path(p).name for p in paths}
+        == _png_files(tmp_path / "charts")
+        == {
+            "chart-round-1--2026-03-02.png",
+            "chart-round-1--2026-03-02--segment-smb.png",
+            "chart-round-1--2026-03-02--team-sales--segment-smb.png",
+            "chart-round-1--2026-03-02--team-sales.png",
+        }
+    )
+
+
+async def test_a_team_report_shows_the_teams_own_response_rate(world: World) -> None:
+    crowd = Crowd(world)
+    await _closed_round(world, crowd)  # all six sales people answered, eight of nine overall
+    whole = await crowd.report(ADMIN)
+    sales = await crowd.report(ADMIN, "report team:sales")
+    assert "- Responses: 8 of 9 (89%)" in whole
+    assert "- Responses: 6 of 6 (100%)" in sales
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--team=nope", "there is no team 'nope'. Teams: sales, support; nothing was written."),
+        ("--segment=nope", "there is no research for segment 'nope'. Segments: enterprise, smb"),
+    ],
+)
+async def test_the_cli_report_refuses_an_unknown_team_or_segment(
+    world: World, database_url: str, tmp_path: Path, option: str, message: str
+) -> None:
+    crowd = Crowd(world)
+    await _closed_round(world, crowd)
+    out = tmp_path / "report"
+    env = {"DATABASE_URL": database_url}
+    result = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["report", "--out", str(out), option], env=env
+    )
+    assert result.exit_code == 1, result.output
+    assert message in result.stderr
+    assert not out.exists()

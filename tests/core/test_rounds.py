@@ -377,7 +377,7 @@ async def test_a_team_below_five_is_suppressed(world: World) -> None:
     assert "| support | 3 " not in out
 
     support = await crowd.report("report team:support")
-    assert "# Do we know what our customers value? — support" in support
+    assert "# Do we know what our customers value? — Round 1 (2026-03-02) · team support" in support
     assert "Too few answers to report yet" in support
     assert "Too few answers to show results (at least 5 are needed)." in support
     for hidden in ("Alignment score", "Responses", "Staff top", "Surprises"):
