@@ -4,7 +4,7 @@ handler runs, so a handler only does its one job."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +25,7 @@ from bot.model.records import (
 )
 from bot.model.store import DuplicateScheduleError, NotFoundError
 from bot.reports.render_text import render_feedback_text, render_report_text
+from bot.reports.research_io import not_text_message
 from bot.rounds.schedule_spec import (
     ScheduleSpecError,
     next_fire_times,
@@ -61,7 +62,8 @@ async def run_command(context: CommandContext, command: Command) -> CommandResul
     spec = COMMANDS[command.name]
     if not context.role.allows(spec.role):
         return CommandResult(
-            f"Only {_ROLE_WORDS[spec.role]} can use '/alignment {command.name}'; nothing was changed.",
+            f"Only {_ROLE_WORDS[spec.role]} can use '/alignment {command.name}'; "
+            f"nothing was changed. {await _how_to_get(context, spec.role)}",
             ok=False,
         )
     try:
@@ -78,6 +80,20 @@ async def run_command(context: CommandContext, command: Command) -> CommandResul
 
 class UsageError(ValueError):
     pass
+
+
+async def _how_to_get(context: CommandContext, role: Role) -> str:
+    """How the person could get the role: from an admin, or, in a workspace with none yet
+    (a fresh console or Teams install), from the bot's own ALIGNMENT_ADMINS setting."""
+    you = context.event.user.user_id
+    grants = await context.core.store.role_grants(context.ws)
+    if context.core.settings.admins or any(g.role is Role.ADMIN for g in grants):
+        manager = " role:manager" if role is Role.MANAGER else ""
+        return f"An admin can grant it: '/alignment admins add {you}{manager}'."
+    return (
+        "This workspace has no admin yet: whoever runs the bot sets ALIGNMENT_ADMINS to the "
+        f"first admins' user ids (e.g. ALIGNMENT_ADMINS={you}) and restarts it."
+    )
 
 
 def _fail(message: str) -> CommandResult:
@@ -153,6 +169,7 @@ async def _poll_now(context: CommandContext, command: Command) -> CommandResult:
     report_to = (
         [channel.conversation_id] if channel and channel.kind is ConversationKind.CHANNEL else []
     )
+    already_open = await context.core.store.list_rounds(context.ws, state=RoundState.OPEN)
     opened = await context.core.rounds.open(
         context.workspace,
         audience=audience,
@@ -162,10 +179,25 @@ async def _poll_now(context: CommandContext, command: Command) -> CommandResult:
     )
     assert opened is not None  # only scheduled rounds can collide
     await context.core.rounds.queue_polls(context.workspace, opened.round)
-    return CommandResult(
+    text = (
         f"{opened.round.label} is open: the poll is on its way to {opened.invited} "
         f"{'person' if opened.invited == 1 else 'people'}; answers close "
         f"{opened.round.deadline:%Y-%m-%d %H:%M} UTC."
+    )
+    return CommandResult(text + _also_open(already_open, audience))
+
+
+def _also_open(open_rounds: Sequence[RoundInfo], audience: str) -> str:
+    """A warning when the same people already have an open round: each person then has two
+    polls to answer, and the two rounds' reports split their answers."""
+    same = [r for r in open_rounds if r.audience.lower() == audience.lower()]
+    if not same:
+        return ""
+    older = min(same, key=lambda r: r.id)
+    return (
+        f"\nNote: {older.label} for {audience} is still open too, so these people have "
+        f"{len(same) + 1} polls to answer; if that was not meant, close the older one with "
+        f"'/alignment poll close round:{older.id}'."
     )
 
 
@@ -188,7 +220,7 @@ async def _poll_close(context: CommandContext, command: Command) -> CommandResul
     round_info = await _round(context, command.option("round"), prefer=RoundState.OPEN)
     if round_info.state is RoundState.CLOSED:
         return _fail(f"{round_info.label} is already closed.")
-    closed = await context.core.rounds.close(context.workspace, round_info)
+    closed = await context.core.rounds.close(context.workspace, round_info, actor=context.actor)
     if closed is None:
         return _fail(f"{round_info.label} was closed a moment ago by someone else.")
     text = render_report_text(closed.report, min_answers=context.core.settings.min_group_size)
@@ -212,8 +244,22 @@ async def _attributes_add(context: CommandContext, command: Command) -> CommandR
         return _fail(f"'{name}' is already on the list.")
     if len(current) >= MAX_ATTRIBUTES:
         return _fail(f"There can be at most {MAX_ATTRIBUTES} attributes; remove one first.")
-    await context.core.store.add_attribute(context.ws, name, description, actor=context.actor)
-    return CommandResult(f"Added '{name}'.")
+    every = await context.core.store.list_attributes(context.ws, include_retired=True)
+    retired = _find(every, name)
+    added = await context.core.store.add_attribute(
+        context.ws, name, description, actor=context.actor
+    )
+    if retired is None:
+        return CommandResult(f"Added '{name}'.")
+    # A retired attribute comes back with its id (so its earlier answers) and, unless a new
+    # one is given, its earlier description: said out loud, not restored silently.
+    if not added.description:
+        described = "with no description"
+    elif description:
+        described = f"described as '{added.description}'"
+    else:
+        described = f"with its earlier description '{added.description}'"
+    return CommandResult(f"Added '{name}' back, {described}; its earlier answers count again.")
 
 
 async def _attributes_remove(context: CommandContext, command: Command) -> CommandResult:
@@ -273,7 +319,9 @@ async def _research_import(context: CommandContext, command: Command) -> Command
     path = Path(command.args[0]).expanduser()  # noqa: ASYNC240 (no I/O, only "~" expansion)
     try:
         text = await asyncio.to_thread(path.read_text, encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        return _fail(not_text_message(path.name, exc))
+    except OSError as exc:
         return _fail(f"cannot read '{path}': {exc}")
     return await context.core.import_research(
         context.workspace,

@@ -181,8 +181,11 @@ class Store(Protocol):
         self, workspace_id: int, *, state: RoundState | None = None, limit: int = 20
     ) -> list[RoundInfo]: ...
 
-    async def close_round(self, workspace_id: int, round_id: int, at: datetime) -> bool:
-        """Close an open round. False if it was already closed (another replica did it)."""
+    async def close_round(
+        self, workspace_id: int, round_id: int, at: datetime, *, actor: str = "deadline"
+    ) -> bool:
+        """Close an open round and write it in the audit log (``actor``: who closed it early,
+        or "deadline"). False if it was already closed (another replica did it)."""
         ...
 
     async def invitations(self, round_id: int) -> list[InvitationInfo]: ...

@@ -277,11 +277,17 @@ class RoundService:
         self._notify()
         return queued
 
-    async def close(self, workspace: WorkspaceInfo, round_info: RoundInfo) -> Closed | None:
-        """Close the round and queue its report and each respondent's feedback.
+    async def close(
+        self, workspace: WorkspaceInfo, round_info: RoundInfo, *, actor: str = "deadline"
+    ) -> Closed | None:
+        """Close the round and queue its report and each respondent's feedback; ``actor``
+        (who closed it, or "deadline") goes into the audit log.
 
         None when the round was already closed by someone else (nothing is queued twice)."""
-        if not await self._store.close_round(workspace.id, round_info.id, self._clock()):
+        closing = await self._store.close_round(
+            workspace.id, round_info.id, self._clock(), actor=actor
+        )
+        if not closing:
             return None
         closed = await self._store.get_round(workspace.id, round_info.id)
         assert closed is not None

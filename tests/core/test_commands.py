@@ -461,7 +461,7 @@ async def test_attributes_cannot_go_below_the_minimum(world: World) -> None:
     assert out == f"Error: There must be at least {MIN_ATTRIBUTES} attributes; add one first."
     assert await crowd.ok(ADMIN, "attributes list") == before
     # A retired attribute can come back, and then removing is allowed again.
-    assert await crowd.ok(ADMIN, 'attributes add "price"') == "Added 'price'."
+    assert (await crowd.ok(ADMIN, 'attributes add "price"')).startswith("Added 'price' back, ")
     assert (await crowd.ok(ADMIN, "attributes list")).startswith(
         f"{MIN_ATTRIBUTES + 1} attributes:"
     )
@@ -742,7 +742,8 @@ async def test_admins_add_list_remove(world: World) -> None:
     # A manager can read reports but not change attributes.
     assert "Error: no round has run yet" in await crowd.cmd(MANAGER, "report")
     assert await crowd.cmd(MANAGER, 'attributes add "speed"') == (
-        "Error: Only admins can use '/alignment attributes add'; nothing was changed."
+        "Error: Only admins can use '/alignment attributes add'; nothing was changed. "
+        "An admin can grant it: '/alignment admins add mgr'."
     )
     assert "• speed" not in await crowd.ok(MANAGER, "attributes list")
     # The new admin can change attributes.
@@ -823,12 +824,17 @@ async def test_privileged_command_is_refused_below_its_role_and_changes_nothing(
     line = SAMPLES[name]
     words = "admins" if spec.role is Role.ADMIN else "managers or admins"
     refusal = f"Error: Only {words} can use '/alignment {name}'; nothing was changed."
+    grant = " role:manager" if spec.role is Role.MANAGER else ""
     before = await snapshot(world)
     channel_before = await crowd[EMPLOYEE].unread()
 
-    assert await crowd.cmd(EMPLOYEE, line) == refusal
+    assert await crowd.cmd(EMPLOYEE, line) == (
+        f"{refusal} An admin can grant it: '/alignment admins add {EMPLOYEE}{grant}'."
+    )
     if spec.role is Role.ADMIN:
-        assert await crowd.cmd(MANAGER, line) == refusal
+        assert await crowd.cmd(MANAGER, line) == (
+            f"{refusal} An admin can grant it: '/alignment admins add {MANAGER}'."
+        )
     await world.app.core.idle()
     assert await snapshot(world) == before
     assert await crowd[EMPLOYEE].unread() == "", channel_before  # nothing posted or sent

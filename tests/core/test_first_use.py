@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from bot.reports import reporting
 from bot.reports.chart import ChartData
+from bot.rounds.scheduler import Scheduler, SingleProcessLock
 from bot.runtime.cli import cli
 from tests.core.conftest import World
 from tests.core.test_commands import (
@@ -263,3 +264,92 @@ async def test_the_cli_report_refuses_an_unknown_team_or_segment(
     assert result.exit_code == 1, result.output
     assert message in result.stderr
     assert not out.exists()
+
+
+# -- roles, attributes, rounds and files ------------------------------------------------------
+
+
+async def test_a_refusal_says_how_to_get_the_role(world: World) -> None:
+    out = await Crowd(world).cmd("emp", 'attributes add "speed"')
+    assert out == (
+        "Error: Only admins can use '/alignment attributes add'; nothing was changed. "
+        "An admin can grant it: '/alignment admins add emp'."
+    )
+    out = await Crowd(world).cmd("emp", "report")
+    assert out.endswith("An admin can grant it: '/alignment admins add emp role:manager'.")
+
+
+async def test_in_a_workspace_without_admins_a_refusal_names_alignment_admins(
+    world: World,
+) -> None:
+    core = world.app.core
+    core.settings = core.settings.model_copy(update={"admins": ()})
+    out = await Crowd(world).cmd("ann", "schedule add every monday 09:00")
+    assert out == (
+        "Error: Only admins can use '/alignment schedule add'; nothing was changed. "
+        "This workspace has no admin yet: whoever runs the bot sets ALIGNMENT_ADMINS to the "
+        "first admins' user ids (e.g. ALIGNMENT_ADMINS=ann) and restarts it."
+    )
+
+
+async def test_re_adding_a_removed_attribute_says_which_description_it_has(
+    world: World,
+) -> None:
+    crowd = Crowd(world)
+    await crowd.ok(ADMIN, 'attributes add "speed" "Old words"')
+    await crowd.ok(ADMIN, 'attributes remove "speed"')
+    out = await crowd.ok(ADMIN, 'attributes add "speed"')
+    assert out == (
+        "Added 'speed' back, with its earlier description 'Old words'; "
+        "its earlier answers count again."
+    )
+    assert "• speed — Old words" in await crowd.ok(ADMIN, "attributes list")
+    await crowd.ok(ADMIN, 'attributes remove "speed"')
+    out = await crowd.ok(ADMIN, 'attributes add "speed" "New words"')
+    assert out == "Added 'speed' back, described as 'New words'; its earlier answers count again."
+    assert "• speed — New words" in await crowd.ok(ADMIN, "attributes list")
+    await crowd.ok(ADMIN, 'attributes add "pace"')
+    await crowd.ok(ADMIN, 'attributes remove "pace"')
+    out = await crowd.ok(ADMIN, 'attributes add "pace"')
+    assert out == "Added 'pace' back, with no description; its earlier answers count again."
+
+
+async def test_closing_a_round_is_in_the_audit_log(world: World) -> None:
+    crowd = Crowd(world)
+    await crowd.ok(ADMIN, "poll now window:2h")
+    await crowd.ok(ADMIN, "poll close")
+    await crowd.ok(ADMIN, "poll now window:2h")
+    world.clock.advance(timedelta(hours=3))
+    scheduler = Scheduler(core=world.app.core, lock=SingleProcessLock(), clock=world.clock)
+    assert (await scheduler.run_due(world.clock.now)).closed == 1
+    audit = await crowd.ok(ADMIN, "audit")
+    assert "console:local:boss: round closed: 1" in audit
+    assert "deadline: round closed: 2" in audit
+
+
+async def test_a_second_open_round_for_the_same_people_is_warned_about(world: World) -> None:
+    crowd = Crowd(world)
+    await crowd["s1"].join()
+    await crowd.ok(ADMIN, "teams add sales")
+    await crowd.ok(ADMIN, "teams members sales add s1")
+    first = await crowd.ok(ADMIN, "poll now")
+    assert "Note:" not in first
+    other_team = await crowd.ok(ADMIN, "poll now team:sales")
+    assert "Note:" not in other_team
+    second = await crowd.ok(ADMIN, "poll now")
+    assert second.endswith(
+        "\nNote: Round 1 (2026-03-02) for everyone is still open too, so these people have 2 "
+        "polls to answer; if that was not meant, close the older one with "
+        "'/alignment poll close round:1'."
+    )
+
+
+async def test_a_binary_research_file_is_refused_in_words(world: World, tmp_path: Path) -> None:
+    workbook = tmp_path / "research.xlsx"
+    await asyncio.to_thread(workbook.write_bytes, b"PK\x03\x04\x14\x00\xc8\x00 not text")
+    out = await Crowd(world).cmd(ADMIN, f"research import {workbook}")
+    assert out == (
+        "Error: 'research.xlsx' is not a UTF-8 text file (byte 0xc8 at position 6): research "
+        "must be CSV or JSON saved as UTF-8; save a spreadsheet (.xlsx, .ods) as 'CSV UTF-8' "
+        "first."
+    )
