@@ -121,13 +121,13 @@ def demo(
     seed: Annotated[int, typer.Option(help="random seed of the simulated organisation")] = 7,
 ) -> None:
     """Simulate an organisation, run two rounds offline and print the report."""
-    from bot.runtime.demo import DemoClock, demo_start, run_demo
+    from bot.runtime.demo import ADMIN, DemoClock, demo_start, run_demo
 
     out_dir.mkdir(parents=True, exist_ok=True)
     database = out_dir / "demo.db"
     for stale in out_dir.glob("demo.db*"):
         stale.unlink()
-    settings = _settings(database_url=f"sqlite+aiosqlite:///{database}", admins=("demo-admin",))
+    settings = _settings(database_url=f"sqlite+aiosqlite:///{database}", admins=(ADMIN,))
     clock = DemoClock(demo_start())
 
     async def work() -> None:
