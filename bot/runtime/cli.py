@@ -233,7 +233,7 @@ async def _guarded(work: Callable[[], Awaitable[str]]) -> str:
         _log.exception("the console chat hit an internal error (request id %s)", request_id)
         return (
             f"Something went wrong on our side (request id {request_id}, logged in {CHAT_LOG}); "
-            "nothing else is affected, carry on."
+            "the chat goes on."
         )
     finally:
         reset_request_id()

@@ -38,8 +38,8 @@ async def write_report_folder(
         "round": round_info.id,
         "label": round_info.label,
         "title": report.title,  # names the scope: round, staff, customers and their study
-        "team": team,
-        "segment": segment,
+        "team": report.team,  # as the team is spelled, whatever the --team case
+        "segment": report.segment,
         **analysis.to_json_dict(),
     }
     markdown = render_report_text(report, min_answers=min_group_size)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -353,3 +354,23 @@ async def test_a_binary_research_file_is_refused_in_words(world: World, tmp_path
         "must be CSV or JSON saved as UTF-8; save a spreadsheet (.xlsx, .ods) as 'CSV UTF-8' "
         "first."
     )
+
+
+async def test_the_cli_report_for_a_team_names_its_scope_in_every_file(
+    world: World, database_url: str, tmp_path: Path
+) -> None:
+    crowd = Crowd(world)
+    await _closed_round(world, crowd)
+    out = tmp_path / "report"
+    env = {"DATABASE_URL": database_url}
+    result = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["report", "--out", str(out), "--team", "SALES"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    title = "Round 1 (2026-03-02) · team sales · vs enterprise customers (#2 research_top3.csv)"
+    report = json.loads(await asyncio.to_thread((out / "report.json").read_text))
+    assert report["title"].endswith(title)
+    assert report["team"] == "sales"
+    markdown = await asyncio.to_thread((out / "report.md").read_text)
+    assert markdown.startswith(f"# Do we know what our customers value? — {title}\n")
+    assert "- Responses: 6 of 6 (100%)" in markdown
