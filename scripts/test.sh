@@ -1,8 +1,26 @@
 #!/usr/bin/env bash
 # The project's whole check: install, lint, types, architecture, then the suite on SQLite
 # and on PostgreSQL. PostgreSQL is required: if it cannot be reached, this fails.
+# The official schemas are read from ALIGNMENT_SCHEMAS_DIR (default ../shared/schemas); without
+# them their tests are skipped, unless --require-schemas (or ALIGNMENT_REQUIRE_SCHEMAS=1, as
+# .ci/run sets) makes a missing folder a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+for arg in "$@"; do
+  case "$arg" in
+    --require-schemas) export ALIGNMENT_REQUIRE_SCHEMAS=1 ;;
+    *) echo "usage: bash scripts/test.sh [--require-schemas]" >&2; exit 2 ;;
+  esac
+done
+schemas_dir=${ALIGNMENT_SCHEMAS_DIR:-../shared/schemas}
+if [ ! -d "$schemas_dir" ]; then
+  if [ "${ALIGNMENT_REQUIRE_SCHEMAS:-0}" != "0" ]; then
+    echo "The official schemas are required but $schemas_dir does not exist (see README, Tests)." >&2
+    exit 1
+  fi
+  echo "note: no $schemas_dir: the official-schema tests will be skipped (see README, Tests)."
+fi
 
 PYTHON=${PYTHON:-python3}
 export HYPOTHESIS_PROFILE=${HYPOTHESIS_PROFILE:-ci}  # same fuzz examples every run

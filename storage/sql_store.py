@@ -40,7 +40,7 @@ from bot.model.records import (
     WorkspaceInfo,
 )
 from bot.model.research import ResearchForm, ResearchRow, ResearchStudy
-from bot.model.store import DuplicateStudyError, NotFoundError
+from bot.model.store import DuplicateScheduleError, DuplicateStudyError, NotFoundError
 from storage import hot_path as hot
 from storage import models as m
 from storage.answer_batch import AnswerBatcher, AnswerRequest
@@ -570,7 +570,9 @@ class SqlStore:
             rows = await session.scalars(query.order_by(m.Round.id.desc()).limit(limit))
             return [_round(row) for row in rows]
 
-    async def close_round(self, workspace_id: int, round_id: int, at: datetime) -> bool:
+    async def close_round(
+        self, workspace_id: int, round_id: int, at: datetime, *, actor: str = "deadline"
+    ) -> bool:
         """Close an open round. False if it was already closed (another replica did it)."""
         async with self._tx() as session:
             result = await session.execute(
@@ -582,7 +584,10 @@ class SqlStore:
                 )
                 .values(state=RoundState.CLOSED.value, closed_at=at)
             )
-            return bool(getattr(result, "rowcount", 0))
+            closed = bool(getattr(result, "rowcount", 0))
+            if closed:  # only the one who closed it writes the line, never a replica's retry
+                _audit(session, workspace_id, actor, f"round closed: {round_id}")
+            return closed
 
     async def invitations(self, round_id: int) -> list[InvitationInfo]:
         async with self._sessions() as session:
@@ -720,8 +725,11 @@ class SqlStore:
                 created_at=self._now(),
             )
             session.add(row)
+            try:
+                await session.flush()
+            except IntegrityError as exc:  # two admins adding the same name at once
+                raise DuplicateScheduleError(schedule.name) from exc
             _audit(session, workspace_id, actor, f"schedule added: {schedule.name}")
-            await session.flush()
             return _schedule(row)
 
     async def list_schedules(self, workspace_id: int | None = None) -> list[ScheduleInfo]:

@@ -28,6 +28,7 @@ def test_demo_runs_the_whole_job_offline(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Alignment score:" in result.output
     assert "Since the previous round" in result.output  # two rounds, so a trend
+    assert "- Responses: 42 of 42 (100%)" in result.output  # README: 42 people, all polled
     assert "| sales |" in result.output
     assert "| support |" in result.output
     assert (out / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -157,7 +158,7 @@ def test_report_and_export_write_aggregates_only(db_env: str, tmp_path: Path) ->
     text = export.read_text()
     assert text.startswith("round,closed_at,group,respondents,attribute")
     assert "sales-01" not in text
-    assert "demo-admin" not in text
+    assert "leadership-01" not in text  # the demo's admin, one of the 42
     assert ",leadership," in text  # 6 people: shown; groups under 5 would be left out
 
 

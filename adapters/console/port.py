@@ -83,7 +83,7 @@ class ConsolePort:
         text = render_report_text(report)
         if report.chart_png and self._chart_dir is not None:
             self._chart_dir.mkdir(parents=True, exist_ok=True)
-            path = self._chart_dir / f"chart-{_slug(report.round_label)}.png"
+            path = self._chart_dir / f"chart-{_chart_stem(report)}.png"
             path.write_bytes(report.chart_png)
             text += f"\n\nChart: {path}"
         return await self._store(conversation, {"text": text})
@@ -121,6 +121,16 @@ def _inbox_message(key: str, value: dict[str, Any]) -> InboxMessage:
     return InboxMessage(
         key, str(value["conversation_id"]), str(value["text"]), int(poll) if poll else None
     )
+
+
+def _chart_stem(report: ReportView) -> str:
+    """One file per report scope, so a team's or a segment's chart never overwrites another."""
+    parts = [_slug(report.round_label)]
+    if report.team:
+        parts.append(f"team-{_slug(report.team)}")
+    if report.segment:
+        parts.append(f"segment-{_slug(report.segment)}")
+    return "--".join(parts)
 
 
 def _slug(text: str) -> str:

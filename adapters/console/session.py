@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from adapters.console.port import ANSWER_SYNTAX, LOCAL_WORKSPACE, ConsolePort
+from adapters.console.port import ANSWER_SYNTAX, LOCAL_WORKSPACE, ConsolePort, InboxMessage
 from bot.model.domain import ConversationKind, ConversationRef, UserRef, WorkspaceRef
 from bot.model.events import AnswerSubmitted, CommandEffect, CommandInvoked, PersonSeen
 from bot.model.ports import CoreApi
@@ -20,6 +20,9 @@ Type a command as you would in chat, e.g. /alignment help
   poll ROUND              show a poll again
   inbox                   show messages sent to you
   quit                    leave"""
+
+# On login only the newest messages are shown; `inbox` shows them all.
+CATCH_UP_MESSAGES = 3
 
 
 class ConsoleSession:
@@ -65,15 +68,26 @@ class ConsoleSession:
 
     async def unread(self, *, show_all: bool = False) -> str:
         """Messages sent to this person since the last look (all of them with show_all)."""
+        fresh = [m for m in await self._messages() if show_all or m.key not in self._seen]
+        self._seen.update(m.key for m in fresh)
+        return _as_text(fresh)
+
+    async def catch_up(self, latest: int = CATCH_UP_MESSAGES) -> str:
+        """What to show on login: the newest few messages, and how many older ones `inbox`
+        shows. A long-lived channel's whole backlog on every login buries the new poll."""
+        messages = await self._messages()
+        self._seen.update(m.key for m in messages)
+        older = len(messages) - latest
+        shown = _as_text(messages[-latest:] if latest else [])
+        if older <= 0:
+            return shown
+        note = f"({older} earlier message{'' if older == 1 else 's'}: type inbox to see them)"
+        return f"{note}\n\n{shown}" if shown else note
+
+    async def _messages(self) -> list[InboxMessage]:
         dm = await self._port.open_dm(self.user)
         messages = await self._port.inbox(dm) + await self._port.inbox(self._channel)
-        fresh = [
-            m
-            for m in sorted(messages, key=lambda m: m.key.split("|")[-1])
-            if show_all or m.key not in self._seen
-        ]
-        self._seen.update(m.key for m in fresh)
-        return "\n\n".join(f"[{_where(m.conversation_id)}] {m.text}" for m in fresh)
+        return sorted(messages, key=lambda m: m.key.split("|")[-1])
 
     async def _command(self, text: str) -> str:
         result = await self._core.handle_command(
@@ -119,6 +133,10 @@ class ConsoleSession:
             if poll is None
             else render_poll_text(poll, ANSWER_SYNTAX)
         )
+
+
+def _as_text(messages: list[InboxMessage]) -> str:
+    return "\n\n".join(f"[{_where(m.conversation_id)}] {m.text}" for m in messages)
 
 
 def _where(conversation_id: str) -> str:

@@ -4,7 +4,7 @@ handler runs, so a handler only does its one job."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +12,7 @@ from pathlib import Path
 from bot.commands.context import CoreServices
 from bot.commands.parser import COMMANDS, Command, help_text
 from bot.model.defaults import MAX_ATTRIBUTES, MIN_ATTRIBUTES
-from bot.model.domain import ConversationKind, Role
+from bot.model.domain import AudienceKind, ConversationKind, Role
 from bot.model.events import CommandEffect, CommandInvoked, CommandResult
 from bot.model.records import (
     AttributeInfo,
@@ -23,8 +23,9 @@ from bot.model.records import (
     TeamInfo,
     WorkspaceInfo,
 )
-from bot.model.store import NotFoundError
+from bot.model.store import DuplicateScheduleError, NotFoundError
 from bot.reports.render_text import render_feedback_text, render_report_text
+from bot.reports.research_io import not_text_message
 from bot.rounds.schedule_spec import (
     ScheduleSpecError,
     next_fire_times,
@@ -61,17 +62,38 @@ async def run_command(context: CommandContext, command: Command) -> CommandResul
     spec = COMMANDS[command.name]
     if not context.role.allows(spec.role):
         return CommandResult(
-            f"Only {_ROLE_WORDS[spec.role]} can use '/alignment {command.name}'; nothing was changed.",
+            f"Only {_ROLE_WORDS[spec.role]} can use '/alignment {command.name}'; "
+            f"nothing was changed. {await _how_to_get(context, spec.role)}",
             ok=False,
         )
     try:
         return await HANDLERS[command.name](context, command)
-    except (NotFoundError, AudienceError, ScheduleSpecError, UsageError) as exc:
+    except (
+        NotFoundError,
+        AudienceError,
+        ScheduleSpecError,
+        UsageError,
+        DuplicateScheduleError,
+    ) as exc:
         return CommandResult(str(exc), ok=False)
 
 
 class UsageError(ValueError):
     pass
+
+
+async def _how_to_get(context: CommandContext, role: Role) -> str:
+    """How the person could get the role: from an admin, or, in a workspace with none yet
+    (a fresh console or Teams install), from the bot's own ALIGNMENT_ADMINS setting."""
+    you = context.event.user.user_id
+    grants = await context.core.store.role_grants(context.ws)
+    if context.core.settings.admins or any(g.role is Role.ADMIN for g in grants):
+        manager = " role:manager" if role is Role.MANAGER else ""
+        return f"An admin can grant it: '/alignment admins add {you}{manager}'."
+    return (
+        "This workspace has no admin yet: whoever runs the bot sets ALIGNMENT_ADMINS to the "
+        f"first admins' user ids (e.g. ALIGNMENT_ADMINS={you}) and restarts it."
+    )
 
 
 def _fail(message: str) -> CommandResult:
@@ -108,26 +130,16 @@ async def _forget_me(context: CommandContext, _command: Command) -> CommandResul
 
 async def _report(context: CommandContext, command: Command) -> CommandResult:
     round_info = await _round(context, command.option("round"), prefer=RoundState.CLOSED)
-    team = await _team(context, command.option("team") or "") if command.option("team") else None
-    segment = command.option("segment")
-    if segment is not None:
-        await _require_segment(context, round_info, segment)
+    # The round service refuses an unknown team or segment, for the CLI's report too.
     report = await context.core.rounds.report(
         context.workspace,
         round_info,
-        team=team.name if team else None,
-        segment=segment,
+        team=command.option("team"),
+        segment=command.option("segment"),
     )
     text = render_report_text(report, min_answers=context.core.settings.min_group_size)
     in_channel = _in_channel(context)
     return CommandResult(text, in_channel=in_channel, report=report)
-
-
-async def _require_segment(context: CommandContext, round_info: RoundInfo, segment: str) -> None:
-    studies = await context.core.rounds.studies_at(context.workspace, round_info.closed_at)
-    if segment not in studies or not segment:
-        known = ", ".join(sorted(s for s in studies if s)) or "none (the research has no segments)"
-        raise NotFoundError(f"there is no research for segment '{segment}'. Segments: {known}")
 
 
 def _in_channel(context: CommandContext) -> bool:
@@ -157,6 +169,7 @@ async def _poll_now(context: CommandContext, command: Command) -> CommandResult:
     report_to = (
         [channel.conversation_id] if channel and channel.kind is ConversationKind.CHANNEL else []
     )
+    already_open = await context.core.store.list_rounds(context.ws, state=RoundState.OPEN)
     opened = await context.core.rounds.open(
         context.workspace,
         audience=audience,
@@ -166,10 +179,25 @@ async def _poll_now(context: CommandContext, command: Command) -> CommandResult:
     )
     assert opened is not None  # only scheduled rounds can collide
     await context.core.rounds.queue_polls(context.workspace, opened.round)
-    return CommandResult(
+    text = (
         f"{opened.round.label} is open: the poll is on its way to {opened.invited} "
         f"{'person' if opened.invited == 1 else 'people'}; answers close "
         f"{opened.round.deadline:%Y-%m-%d %H:%M} UTC."
+    )
+    return CommandResult(text + _also_open(already_open, audience))
+
+
+def _also_open(open_rounds: Sequence[RoundInfo], audience: str) -> str:
+    """A warning when the same people already have an open round: each person then has two
+    polls to answer, and the two rounds' reports split their answers."""
+    same = [r for r in open_rounds if r.audience.lower() == audience.lower()]
+    if not same:
+        return ""
+    older = min(same, key=lambda r: r.id)
+    return (
+        f"\nNote: {older.label} for {audience} is still open too, so these people have "
+        f"{len(same) + 1} polls to answer; if that was not meant, close the older one with "
+        f"'/alignment poll close round:{older.id}'."
     )
 
 
@@ -192,7 +220,7 @@ async def _poll_close(context: CommandContext, command: Command) -> CommandResul
     round_info = await _round(context, command.option("round"), prefer=RoundState.OPEN)
     if round_info.state is RoundState.CLOSED:
         return _fail(f"{round_info.label} is already closed.")
-    closed = await context.core.rounds.close(context.workspace, round_info)
+    closed = await context.core.rounds.close(context.workspace, round_info, actor=context.actor)
     if closed is None:
         return _fail(f"{round_info.label} was closed a moment ago by someone else.")
     text = render_report_text(closed.report, min_answers=context.core.settings.min_group_size)
@@ -216,8 +244,22 @@ async def _attributes_add(context: CommandContext, command: Command) -> CommandR
         return _fail(f"'{name}' is already on the list.")
     if len(current) >= MAX_ATTRIBUTES:
         return _fail(f"There can be at most {MAX_ATTRIBUTES} attributes; remove one first.")
-    await context.core.store.add_attribute(context.ws, name, description, actor=context.actor)
-    return CommandResult(f"Added '{name}'.")
+    every = await context.core.store.list_attributes(context.ws, include_retired=True)
+    retired = _find(every, name)
+    added = await context.core.store.add_attribute(
+        context.ws, name, description, actor=context.actor
+    )
+    if retired is None:
+        return CommandResult(f"Added '{name}'.")
+    # A retired attribute comes back with its id (so its earlier answers) and, unless a new
+    # one is given, its earlier description: said out loud, not restored silently.
+    if not added.description:
+        described = "with no description"
+    elif description:
+        described = f"described as '{added.description}'"
+    else:
+        described = f"with its earlier description '{added.description}'"
+    return CommandResult(f"Added '{name}' back, {described}; its earlier answers count again.")
 
 
 async def _attributes_remove(context: CommandContext, command: Command) -> CommandResult:
@@ -277,7 +319,9 @@ async def _research_import(context: CommandContext, command: Command) -> Command
     path = Path(command.args[0]).expanduser()  # noqa: ASYNC240 (no I/O, only "~" expansion)
     try:
         text = await asyncio.to_thread(path.read_text, encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        return _fail(not_text_message(path.name, exc))
+    except OSError as exc:
         return _fail(f"cannot read '{path}': {exc}")
     return await context.core.import_research(
         context.workspace,
@@ -424,36 +468,64 @@ def _next(when_expr: str, zone: str, context: CommandContext) -> str:
 
 async def _schedule_add(context: CommandContext, command: Command) -> CommandResult:
     spec = parse_when(" ".join(command.args))
-    zone = command.option("tz") or context.workspace.time_zone
-    validate_timezone(zone)
+    # The canonical IANA spelling, so "europe/berlin" and "Europe/Berlin" are one zone.
+    zone = validate_timezone(command.option("tz") or context.workspace.time_zone).key
     window = _duration(command.option("window")) or context.core.settings.answer_window
     remind = _duration(command.option("remind"))
     if remind is not None and remind >= window:
         raise UsageError(
             "the reminder must come before the deadline: make remind: shorter than window:"
         )
-    audience = command.option("audience") or "everyone"
-    parse_audience(audience)
+    audience = await _schedule_audience(context, command.option("audience") or "everyone")
     report = tuple(c.lstrip("#") for c in (command.option("report") or "").split(",") if c)
-    name = command.option("name") or spec.describe()
-    schedule = await context.core.store.add_schedule(
-        context.ws,
-        NewSchedule(
-            name,
-            spec.expression,
-            zone,
-            audience,
-            int(window.total_seconds()),
-            int(remind.total_seconds()) if remind else None,
-            report,
-        ),
-        actor=context.actor,
+    # Offices in two zones polling at 09:00 local is the normal case: the default name says
+    # where and for whom, so two such schedules get two names.
+    name = command.option("name") or f"{spec.describe()} ({zone}, {audience})"
+    new = NewSchedule(
+        name,
+        spec.expression,
+        zone,
+        audience,
+        int(window.total_seconds()),
+        int(remind.total_seconds()) if remind else None,
+        report,
     )
+    await _refuse_duplicate_schedule(context, new)
+    schedule = await context.core.store.add_schedule(context.ws, new, actor=context.actor)
     context.core.schedules_changed()
     return CommandResult(
         f"Schedule #{schedule.id} added: {spec.describe()} ({zone}), answers open for "
         f"{_human(window)}. Next: {_next(spec.expression, zone, context)}."
     )
+
+
+async def _schedule_audience(context: CommandContext, text: str) -> str:
+    """The audience as stored; a team must exist now (as for `poll now`), in its own spelling."""
+    audience = parse_audience(text)
+    if audience.kind is not AudienceKind.TEAM:
+        return text
+    team = await _team(context, audience.ref)
+    assert team is not None  # _team raises for a missing team
+    return f"team:{team.name}"
+
+
+async def _refuse_duplicate_schedule(context: CommandContext, new: NewSchedule) -> None:
+    """A second schedule for the same runs would only collide with the first; a taken name
+    would hit the database's unique key. Both get words instead."""
+    existing = await context.core.store.list_schedules(context.ws)
+    runs = (new.when_expr, new.time_zone, new.audience.lower())
+    for old in existing:
+        if (old.when_expr, old.time_zone, old.audience.lower()) == runs:
+            raise UsageError(
+                f"schedule #{old.id} '{old.name}' already polls {old.audience} at these times "
+                f"in {old.time_zone}; nothing was added"
+            )
+    for old in existing:
+        if old.name.lower() == new.name.lower():
+            raise UsageError(
+                f"schedule #{old.id} is already called '{old.name}': "
+                "give this one another name with name:NAME"
+            )
 
 
 async def _schedule_pause(context: CommandContext, command: Command) -> CommandResult:
@@ -555,7 +627,13 @@ def _duration(raw: str | None) -> timedelta | None:
 
 def _human(delta: timedelta) -> str:
     hours = delta.total_seconds() / 3600
-    return f"{hours / 24:g} days" if hours >= 24 and hours % 24 == 0 else f"{hours:g} hours"
+    if hours >= 24 and hours % 24 == 0:
+        return _count(hours / 24, "day")
+    return _count(hours, "hour")
+
+
+def _count(amount: float, unit: str) -> str:
+    return f"{amount:g} {unit}{'' if amount == 1 else 's'}"
 
 
 HANDLERS: dict[str, Handler] = {

@@ -190,6 +190,7 @@ def _arguments(words: list[str], spec: CommandSpec) -> tuple[list[str], dict[str
     args: list[str] = []
     options: dict[str, str] = {}
     for word in words:
+        _refuse_empty_option(word, spec)
         match = _OPTION.match(word)
         if match and match.group(1) in spec.options:
             options[match.group(1)] = match.group(2)
@@ -201,6 +202,17 @@ def _arguments(words: list[str], spec: CommandSpec) -> tuple[list[str], dict[str
         else:
             args.append(word)
     return args, options
+
+
+def _refuse_empty_option(word: str, spec: CommandSpec) -> None:
+    # "name:" alone (or "name: weekly", split by the space) would otherwise be read as part of
+    # the arguments and fail later with an error about something else.
+    key = word[:-1]
+    if word.endswith(":") and key in spec.options:
+        raise CommandError(
+            f"'{word}' needs a value right after the colon, e.g. {key}:VALUE "
+            f'(quote a value with spaces: {key}:"two words"). Usage: /alignment {spec.usage}'
+        )
 
 
 def _check_arity(spec: CommandSpec, args: list[str]) -> None:

@@ -46,6 +46,16 @@ class DuplicateStudyError(ValueError):
         )
 
 
+class DuplicateScheduleError(ValueError):
+    """The workspace has a schedule of that name already (names are unique per workspace)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"there is a schedule called '{name}' already: give this one another name with "
+            "name:NAME; nothing was added"
+        )
+
+
 class Store(Protocol):
     @property
     def dialect(self) -> str: ...
@@ -171,8 +181,11 @@ class Store(Protocol):
         self, workspace_id: int, *, state: RoundState | None = None, limit: int = 20
     ) -> list[RoundInfo]: ...
 
-    async def close_round(self, workspace_id: int, round_id: int, at: datetime) -> bool:
-        """Close an open round. False if it was already closed (another replica did it)."""
+    async def close_round(
+        self, workspace_id: int, round_id: int, at: datetime, *, actor: str = "deadline"
+    ) -> bool:
+        """Close an open round and write it in the audit log (``actor``: who closed it early,
+        or "deadline"). False if it was already closed (another replica did it)."""
         ...
 
     async def invitations(self, round_id: int) -> list[InvitationInfo]: ...

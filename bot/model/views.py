@@ -112,6 +112,8 @@ class ReportView:
     trend: tuple[TrendLine, ...] = ()
     notes: tuple[str, ...] = ()
     chart_png: bytes | None = field(default=None, repr=False)
+    team: str | None = None  # the team the report is filtered to, if any
+    segment: str | None = None  # the customer segment asked for, if any
 
     @property
     def response_rate(self) -> float | None:

@@ -31,6 +31,7 @@ WIDTH_INCHES = 10.0
 DPI = 100  # 1000 px wide
 ROW_INCHES = 0.42
 TREND_INCHES = 2.6
+TREND_TOP = 118  # the trend axis ends here, above the highest possible score (100)
 PNG_METADATA: Mapping[str, str | None] = {"Software": None}
 
 
@@ -45,6 +46,7 @@ class ChartData:
     k: int
     title: str
     trend: tuple[tuple[str, int], ...] = field(default=())  # (round label, alignment score)
+    subtitle: str = ""  # the report's scope: round, staff, customers and their study
 
     def __post_init__(self) -> None:
         n = len(self.attributes)
@@ -54,6 +56,14 @@ class ChartData:
 
 def render_chart(data: ChartData) -> bytes:
     """The chart as PNG bytes, about 1000 px wide; a trend panel when there are ≥ 2 rounds."""
+    figure = chart_figure(data)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, metadata=dict(PNG_METADATA))
+    return buffer.getvalue()
+
+
+def chart_figure(data: ChartData) -> Any:
+    """The matplotlib Figure of the chart (on an Agg canvas), before it is saved."""
     with_trend = len(data.trend) >= 2
     rows = max(len(data.attributes), 1)
     main_height = max(3.0, ROW_INCHES * rows + 1.6)
@@ -70,10 +80,9 @@ def render_chart(data: ChartData) -> bytes:
         _draw_trend(figure.add_subplot(grid[1]), data.trend)
     else:
         _draw_shares(figure.add_subplot(), data)
-    figure.suptitle(data.title, fontsize=15, fontweight="bold")
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI, metadata=dict(PNG_METADATA))
-    return buffer.getvalue()
+    title = f"{data.title}\n{data.subtitle}" if data.subtitle else data.title
+    figure.suptitle(title, fontsize=14, fontweight="bold")
+    return figure
 
 
 def _sorted_rows(data: ChartData) -> list[tuple[str, float, float]]:
@@ -169,7 +178,9 @@ def _draw_trend(ax: Any, trend: tuple[tuple[str, int], ...]) -> None:
             fontsize=9,
         )
     ax.set_xticks(positions, [label for label, _ in trend], fontsize=9)
-    ax.set_ylim(0, 100)
+    # Headroom above 100 keeps a top score's label inside the panel, clear of its title.
+    ax.set_ylim(0, TREND_TOP)
+    ax.set_yticks(range(0, 101, 20))
     ax.set_xlim(-0.5, len(trend) - 0.5)
     ax.set_ylabel("Alignment score")
     ax.set_title("Alignment score over rounds", fontsize=11, loc="left")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.analytics import Analysis, GroupResult, SegmentResult
@@ -15,13 +16,14 @@ class ReportInput:
     title: str
     round_label: str
     generated_at: datetime
-    invited: int
+    invited: int  # people invited in the report's group: the team's members for a team report
     analysis: Analysis
     research_label: str
-    previous: Analysis | None = None
-    history: tuple[tuple[str, int], ...] = ()  # earlier rounds' (label, score), oldest first
+    earlier: tuple[tuple[str, Analysis], ...] = ()  # earlier closed rounds (label, analysis)
     segment: str | None = None  # show this customer segment as the headline
     team: str | None = None  # report on this team only
+    # The study each customer segment is compared with ("" for all customers), for the title.
+    study_labels: Mapping[str, str] = field(default_factory=dict)
 
 
 def agreement_label(w: float | None) -> str:
@@ -38,12 +40,13 @@ def agreement_label(w: float | None) -> str:
 
 
 def build_report(data: ReportInput, *, with_chart: bool = True) -> ReportView:
-    group = _focus_group(data)
+    group = _focus_group(data.analysis, data.team)
     segment = _segment(group, data.segment)
     figures = None if group is None else _figures(group, segment, data.analysis.k)
     notes = _notes(data, group, segment)
+    scope = report_scope(data, segment)
     report = ReportView(
-        title=data.title,
+        title=f"{data.title} — {scope}",
         round_label=data.round_label,
         generated_at=data.generated_at,
         invited=data.invited,
@@ -53,18 +56,34 @@ def build_report(data: ReportInput, *, with_chart: bool = True) -> ReportView:
         surprises=_surprises(segment),
         teams=() if data.team else _team_lines(data.analysis),
         segments=_segment_lines(group, data.analysis.k) if group else (),
-        trend=_trend(data.previous, data.analysis) if data.team is None else (),
+        trend=_trend(data, group, segment),
         notes=notes,
+        team=data.team,
+        segment=data.segment,
     )
     if not with_chart or group is None or segment is None:
         return report
-    return replace(report, chart_png=render_chart(_chart_data(group, segment, data)))
+    chart = _chart_data(group, segment, data, scope)
+    return replace(report, chart_png=render_chart(chart))
 
 
-def _focus_group(data: ReportInput) -> GroupResult | None:
-    if data.team is None:
-        return data.analysis.overall
-    return data.analysis.teams.get(data.team)
+def report_scope(data: ReportInput, segment: SegmentResult | None) -> str:
+    """Who is compared with whom: the round, the staff (all or one team) and the customers
+    with the study they come from, e.g. "Round 2 · team sales · vs smb customers (#3 …)"."""
+    staff = f"team {data.team}" if data.team else "all staff"
+    parts = [data.round_label, staff]
+    compared = segment.segment if segment is not None else data.segment
+    if segment is not None or data.segment is not None:
+        customers = f"{compared} customers" if compared else "all customers"
+        study = data.study_labels.get(compared or "")
+        parts.append(f"vs {customers}" + (f" ({study})" if study else ""))
+    return " · ".join(parts)
+
+
+def _focus_group(analysis: Analysis, team: str | None) -> GroupResult | None:
+    if team is None:
+        return analysis.overall
+    return analysis.teams.get(team)
 
 
 def _segment(group: GroupResult | None, wanted: str | None) -> SegmentResult | None:
@@ -74,6 +93,13 @@ def _segment(group: GroupResult | None, wanted: str | None) -> SegmentResult | N
         if segment.segment == wanted:
             return segment
     return group.segments[0] if wanted is None else None
+
+
+def _same_segment(group: GroupResult | None, segment: SegmentResult) -> SegmentResult | None:
+    """The group's result for exactly ``segment``'s customers (None: all customers), if any."""
+    if group is None:
+        return None
+    return next((s for s in group.segments if s.segment == segment.segment), None)
 
 
 def _figures(group: GroupResult, segment: SegmentResult | None, k: int) -> Figures:
@@ -128,17 +154,35 @@ def _segment_lines(group: GroupResult, k: int) -> tuple[GroupLine, ...]:
     )
 
 
-def _trend(previous: Analysis | None, current: Analysis) -> tuple[TrendLine, ...]:
-    if previous is None or previous.headline is None or current.headline is None:
+def _trend(
+    data: ReportInput, group: GroupResult | None, segment: SegmentResult | None
+) -> tuple[TrendLine, ...]:
+    """Changes since the previous closed round for the same staff (all, or the same team)
+    against the same customers; nothing when that round has no such comparison."""
+    if not data.earlier or group is None or segment is None:
+        return ()
+    before_group = _focus_group(data.earlier[-1][1], data.team)
+    before = _same_segment(before_group, segment)
+    if before_group is None or before is None:
         return ()
     lines: list[TrendLine] = []
-    before, now = previous.headline, current.headline
-    if before.alignment_score is not None and now.alignment_score is not None:
-        lines.append(TrendLine("Alignment score", before.alignment_score, now.alignment_score))
-    lines.append(TrendLine("Top-k match", before.top3_hits, now.top3_hits))
-    if previous.kendall_w is not None and current.kendall_w is not None:
-        lines.append(TrendLine("Agreement (Kendall's W)", previous.kendall_w, current.kendall_w))
+    if before.alignment_score is not None and segment.alignment_score is not None:
+        lines.append(TrendLine("Alignment score", before.alignment_score, segment.alignment_score))
+    lines.append(TrendLine("Top-k match", before.top3_hits, segment.top3_hits))
+    before_w, now_w = before_group.concordance.w, group.concordance.w
+    if before_w is not None and now_w is not None:
+        lines.append(TrendLine("Agreement (Kendall's W)", before_w, now_w))
     return tuple(lines)
+
+
+def _score_history(data: ReportInput, segment: SegmentResult) -> tuple[tuple[str, int], ...]:
+    """Earlier rounds' scores for the same staff against the same customers, oldest first."""
+    history: list[tuple[str, int]] = []
+    for label, analysis in data.earlier:
+        same = _same_segment(_focus_group(analysis, data.team), segment)
+        if same is not None and same.alignment_score is not None:
+            history.append((label, same.alignment_score))
+    return tuple(history)
 
 
 def _notes(
@@ -162,9 +206,11 @@ def _notes(
     return tuple(notes)
 
 
-def _chart_data(group: GroupResult, segment: SegmentResult, data: ReportInput) -> ChartData:
+def _chart_data(
+    group: GroupResult, segment: SegmentResult, data: ReportInput, scope: str
+) -> ChartData:
     names = segment.compared
-    scores = [*data.history]
+    scores = list(_score_history(data, segment))
     if segment.alignment_score is not None:
         scores.append((data.round_label, segment.alignment_score))
     return ChartData(
@@ -174,10 +220,6 @@ def _chart_data(group: GroupResult, segment: SegmentResult, data: ReportInput) -
         surprises={s.attribute: SurpriseKind(s.kind) for s in segment.surprises},
         k=data.analysis.k,
         title=f"{data.title} — staff vs customers, top {data.analysis.k} share",
+        subtitle=scope,
         trend=tuple(scores),
     )
-
-
-def headline_score(analysis: Analysis) -> int | None:
-    headline = analysis.headline
-    return None if headline is None else headline.alignment_score

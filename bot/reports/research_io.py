@@ -891,6 +891,17 @@ def _json_draft(
 # --------------------------------------------------------------------------- dispatch
 
 
+def not_text_message(filename: str, error: UnicodeDecodeError) -> str:
+    """Why a research file could not be read as text, in words an admin can act on (a raw
+    codec error names a byte, not the fix)."""
+    byte = error.object[error.start : error.start + 1].hex()
+    return (
+        f"'{filename}' is not a UTF-8 text file (byte 0x{byte} at position {error.start}): "
+        "research must be CSV or JSON saved as UTF-8; save a spreadsheet (.xlsx, .ods) "
+        "as 'CSV UTF-8' first."
+    )
+
+
 def parse_research(
     text: str,
     *,

@@ -30,12 +30,13 @@ from bot.model.records import (
     RoundInfo,
     RoundState,
     StudyInfo,
+    TeamInfo,
     WorkspaceInfo,
 )
-from bot.model.store import Store
+from bot.model.store import NotFoundError, Store
 from bot.model.views import AnswerSummary, HomeView, PollOption, PollState, PollView, ReportView
 from bot.reports.render_text import render_feedback_text
-from bot.reports.reporting import ReportInput, build_report, headline_score
+from bot.reports.reporting import ReportInput, build_report
 from bot.rounds.recent import Recent
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,12 @@ class Closed:
     round: RoundInfo
     report: ReportView
     respondents: int
+
+
+def _require_segment(studies: Mapping[str, StudyInfo], segment: str) -> None:
+    if segment not in studies or not segment:
+        known = ", ".join(sorted(s for s in studies if s)) or "none (the research has no segments)"
+        raise NotFoundError(f"there is no research for segment '{segment}'. Segments: {known}")
 
 
 def parse_audience(text: str) -> AudienceSource:
@@ -270,11 +277,17 @@ class RoundService:
         self._notify()
         return queued
 
-    async def close(self, workspace: WorkspaceInfo, round_info: RoundInfo) -> Closed | None:
-        """Close the round and queue its report and each respondent's feedback.
+    async def close(
+        self, workspace: WorkspaceInfo, round_info: RoundInfo, *, actor: str = "deadline"
+    ) -> Closed | None:
+        """Close the round and queue its report and each respondent's feedback; ``actor``
+        (who closed it, or "deadline") goes into the audit log.
 
         None when the round was already closed by someone else (nothing is queued twice)."""
-        if not await self._store.close_round(workspace.id, round_info.id, self._clock()):
+        closing = await self._store.close_round(
+            workspace.id, round_info.id, self._clock(), actor=actor
+        )
+        if not closing:
             return None
         closed = await self._store.get_round(workspace.id, round_info.id)
         assert closed is not None
@@ -379,39 +392,55 @@ class RoundService:
         segment: str | None = None,
         with_chart: bool = True,
     ) -> ReportView:
+        """The round's report, for everyone or one team, against the headline or one customer
+        segment. An unknown team or segment raises NotFoundError naming the known ones."""
         studies = await self.studies_at(workspace, round_info.closed_at)
+        team_info = None if team is None else await self._team_named(workspace, team)
+        if segment is not None:
+            _require_segment(studies, segment)
         analysis = await self.analysis(workspace, round_info, studies)
-        previous, history = await self._history(workspace, round_info)
         return build_report(
             ReportInput(
-                title="Do we know what our customers value?" + (f" — {team}" if team else ""),
+                title="Do we know what our customers value?",
                 round_label=round_info.label,
                 generated_at=self._clock(),
-                invited=await self._store.invitation_count(round_info.id),
+                invited=await self._invited(round_info, team_info),
                 analysis=analysis,
                 research_label="; ".join(s.label for s in studies.values()) or "no research yet",
-                previous=previous,
-                history=history,
+                earlier=await self._earlier(workspace, round_info),
                 segment=segment,
-                team=team,
+                team=team_info.name if team_info else None,
+                study_labels={key: f"#{s.id} {s.source}" for key, s in studies.items()},
             ),
             with_chart=with_chart,
         )
 
-    async def _history(
+    async def _team_named(self, workspace: WorkspaceInfo, name: str) -> TeamInfo:
+        teams = await self._store.list_teams(workspace.id)
+        found = next((t for t in teams if t.name.lower() == name.strip().lower()), None)
+        if found is None:
+            known = ", ".join(t.name for t in teams) or "none yet"
+            raise NotFoundError(f"there is no team '{name}'. Teams: {known}")
+        return found
+
+    async def _invited(self, round_info: RoundInfo, team: TeamInfo | None) -> int:
+        """Invited people in the report's group: a team's rate counts only its own members."""
+        if team is None:
+            return await self._store.invitation_count(round_info.id)
+        members = {p.id for p in await self._store.team_members(team.id)}
+        invitations = await self._store.invitations(round_info.id)
+        return sum(1 for invitation in invitations if invitation.person.id in members)
+
+    async def _earlier(
         self, workspace: WorkspaceInfo, round_info: RoundInfo
-    ) -> tuple[Analysis | None, tuple[tuple[str, int], ...]]:
+    ) -> tuple[tuple[str, Analysis], ...]:
+        """Up to five earlier closed rounds with their analyses, oldest first."""
         earlier = [
             r
             for r in await self._store.list_rounds(workspace.id, state=RoundState.CLOSED, limit=6)
             if r.id < round_info.id
         ]
-        analyses = [(r, await self.analysis(workspace, r)) for r in reversed(earlier[:5])]
-        history = tuple(
-            (r.label, score) for r, a in analyses if (score := headline_score(a)) is not None
-        )
-        previous = analyses[-1][1] if analyses else None
-        return previous, history
+        return tuple([(r.label, await self.analysis(workspace, r)) for r in reversed(earlier[:5])])
 
     async def _attribute_names(self, workspace: WorkspaceInfo) -> dict[int, str]:
         every = await self._store.list_attributes(workspace.id, include_retired=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import logging
 import os
 import shlex
 import signal
@@ -12,7 +13,7 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
 
 import typer
 from rich.console import Console
@@ -25,10 +26,12 @@ from bot.reports.render_text import render_report_text
 if TYPE_CHECKING:
     # The app pulls in the database layer, Alembic and the web server: `--help` and the
     # commands that do not open a database must not pay for that (see bench/startup.py).
+    from adapters.console.session import ConsoleSession
     from bot.model.settings import CoreSettings
     from bot.runtime.app import App
 
 T = TypeVar("T")
+_log = logging.getLogger("bot.chat")
 
 cli = typer.Typer(
     help="alignment-bot: how well does your organisation know what its customers value?",
@@ -128,13 +131,13 @@ def demo(
     seed: Annotated[int, typer.Option(help="random seed of the simulated organisation")] = 7,
 ) -> None:
     """Simulate an organisation, run two rounds offline and print the report."""
-    from bot.runtime.demo import DemoClock, demo_start, run_demo
+    from bot.runtime.demo import ADMIN, DemoClock, demo_start, run_demo
 
     out_dir.mkdir(parents=True, exist_ok=True)
     database = out_dir / "demo.db"
     for stale in out_dir.glob("demo.db*"):
         stale.unlink()
-    settings = _settings(database_url=f"sqlite+aiosqlite:///{database}", admins=("demo-admin",))
+    settings = _settings(database_url=f"sqlite+aiosqlite:///{database}", admins=(ADMIN,))
     clock = DemoClock(demo_start())
 
     async def work() -> None:
@@ -176,6 +179,12 @@ def _progress() -> Progress:
     )
 
 
+CHAT_OUT = Path("alignment-out")
+CHAT_LOG = CHAT_OUT / "chat.log"
+ReadLine = Callable[[], Awaitable[str | None]]
+Write = Callable[[str], None]
+
+
 @cli.command()
 def chat(
     as_: Annotated[str, typer.Option("--as", help="who you are in the local workspace")],
@@ -185,40 +194,71 @@ def chat(
     from adapters.console.port import ConsolePort
     from adapters.console.session import CONSOLE_HELP, ConsoleSession
 
-    async def work() -> None:
-        app = await build_app(
-            _settings(), chart_dir=Path("alignment-out"), with_chat_adapters=False
-        )
-        port = app.core.ports["console"]
-        assert isinstance(port, ConsolePort)
-        session = ConsoleSession(core=app.core, port=port, user_id=as_, channel=channel)
-        try:
-            out.print(f"Hello {as_}. {CONSOLE_HELP}", markup=False)
-            await _chat_loop(app, session)
-        finally:
-            await app.close()
+    settings = _settings()
+    # The chat's log (and any fault's traceback) goes to a file, so the terminal shows the
+    # conversation and, on a fault, one line with the request id to look up there.
+    CHAT_OUT.mkdir(parents=True, exist_ok=True)
+    with CHAT_LOG.open("a", encoding="utf-8") as log_file:
+        _configure_logging(settings, stream=log_file)
 
-    _run(work)
+        async def work() -> None:
+            app = await build_app(settings, chart_dir=CHAT_OUT, with_chat_adapters=False)
+            port = app.core.ports["console"]
+            assert isinstance(port, ConsolePort)
+            session = ConsoleSession(core=app.core, port=port, user_id=as_, channel=channel)
+            try:
+                out.print(f"Hello {as_}. {CONSOLE_HELP}", markup=False)
+                await chat_loop(app, session, _read_terminal_line, _write_plain)
+            finally:
+                await app.close()
+
+        _run(work)
 
 
-async def _chat_loop(app: App, session: object) -> None:
-    from adapters.console.session import ConsoleSession
-
-    assert isinstance(session, ConsoleSession)
-    while True:
-        unread = await session.unread()
-        if unread:
-            out.print(unread, markup=False, highlight=False)
-        try:
-            line = await asyncio.to_thread(input, "> ")
-        except EOFError:
-            return
+async def chat_loop(app: App, session: ConsoleSession, read_line: ReadLine, write: Write) -> None:
+    """Show the newest messages, then answer line after line until quit or end of input."""
+    write(await _guarded(session.catch_up))
+    while (line := await read_line()) is not None:
         if line.strip().lower() in ("quit", "exit"):
             return
-        answer = await session.handle_line(line)
-        await app.core.idle()
-        if answer:
-            out.print(answer, markup=False, highlight=False)
+
+        async def turn(line: str = line) -> str:
+            answer = await session.handle_line(line)
+            await app.core.idle()
+            return answer
+
+        write(await _guarded(turn))
+        write(await _guarded(session.unread))
+
+
+async def _guarded(work: Callable[[], Awaitable[str]]) -> str:
+    """``work``'s text, or, when it fails inside the bot, one line with the request id under
+    which the traceback was logged: a fault in one command must not end the person's chat."""
+    from bot.runtime.logs import bind_request_id, reset_request_id
+
+    request_id = bind_request_id()
+    try:
+        return await work()
+    except Exception:
+        _log.exception("the console chat hit an internal error (request id %s)", request_id)
+        return (
+            f"Something went wrong on our side (request id {request_id}, logged in {CHAT_LOG}); "
+            "the chat goes on."
+        )
+    finally:
+        reset_request_id()
+
+
+async def _read_terminal_line() -> str | None:
+    try:
+        return await asyncio.to_thread(input, "> ")
+    except EOFError:
+        return None
+
+
+def _write_plain(text: str) -> None:
+    if text:
+        out.print(text, markup=False, highlight=False)
 
 
 @cli.command()
@@ -300,7 +340,7 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
-def _configure_logging(settings: CoreSettings) -> None:
+def _configure_logging(settings: CoreSettings, stream: TextIO | None = None) -> None:
     from adapters.slack import SlackSettings
     from adapters.teams import TeamsSettings
     from bot.runtime.logs import configure_logging
@@ -317,6 +357,7 @@ def _configure_logging(settings: CoreSettings) -> None:
                 slack.SLACK_CLIENT_SECRET,
                 teams.app_password,
             ],
+            stream=stream,
         )
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
@@ -338,6 +379,7 @@ def report(
 ) -> None:
     """Write the report of the latest closed round (or --round) to a folder."""
     from bot.model.records import RoundState
+    from bot.model.store import NotFoundError
     from bot.runtime.outputs import write_report_folder
 
     async def work() -> str:
@@ -351,15 +393,19 @@ def report(
                 chosen = closed[0] if closed else None
             if chosen is None:
                 raise typer.BadParameter("no such round (or no closed round yet)")
-            view = await write_report_folder(
-                app.core.rounds,
-                info,
-                chosen,
-                out_dir,
-                min_group_size=app.core.settings.min_group_size,
-                team=team,
-                segment=segment,
-            )
+            try:
+                view = await write_report_folder(
+                    app.core.rounds,
+                    info,
+                    chosen,
+                    out_dir,
+                    min_group_size=app.core.settings.min_group_size,
+                    team=team,
+                    segment=segment,
+                )
+            except NotFoundError as exc:  # an unknown --team or --segment: same words as chat
+                err.print(f"{exc}; nothing was written.", markup=False, highlight=False)
+                raise typer.Exit(1) from exc
             return render_report_text(view, min_answers=app.core.settings.min_group_size)
         finally:
             await app.close()

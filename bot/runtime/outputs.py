@@ -34,7 +34,14 @@ async def write_report_folder(
     """report.md, report.json and chart.png for one round."""
     report = await rounds.report(workspace, round_info, team=team, segment=segment)
     analysis = await rounds.analysis(workspace, round_info)
-    payload = {"round": round_info.id, "label": round_info.label, **analysis.to_json_dict()}
+    payload = {
+        "round": round_info.id,
+        "label": round_info.label,
+        "title": report.title,  # names the scope: round, staff, customers and their study
+        "team": report.team,  # as the team is spelled, whatever the --team case
+        "segment": report.segment,
+        **analysis.to_json_dict(),
+    }
     markdown = render_report_text(report, min_answers=min_group_size)
     await asyncio.to_thread(_write_folder, out, markdown, payload, report.chart_png)
     return report

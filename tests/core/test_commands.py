@@ -256,7 +256,10 @@ async def test_report_by_team_segment_and_round(world: World) -> None:
     await _closed_round(world, crowd)
 
     everyone = await crowd.report(ADMIN)
-    assert everyone.startswith("[#general] # Do we know what our customers value?\n"), everyone
+    assert everyone.startswith(
+        "[#general] # Do we know what our customers value? — Round 1 (2026-03-02) · all staff · "
+        "vs enterprise customers (#2 research_top3.csv)\n"
+    ), everyone
     assert "- Round: Round 1 (2026-03-02)" in everyone
     assert "- Responses: 8 of 9 (89%)" in everyone
     assert "- Staff top 3: price, product quality, reliability" in everyone
@@ -265,8 +268,8 @@ async def test_report_by_team_segment_and_round(world: World) -> None:
     assert everyone.count("[#general]") == 1
 
     sales = await crowd.report(ADMIN, "report team:sales")
-    assert "# Do we know what our customers value? — sales" in sales
-    assert "- Responses: 6 of 9" in sales
+    assert "# Do we know what our customers value? — Round 1 (2026-03-02) · team sales · " in sales
+    assert "- Responses: 6 of 6 (100%)" in sales  # the team's own rate: all six answered
     assert "## Teams" not in sales
 
     support = await crowd.report(ADMIN, "report team:support")
@@ -458,7 +461,7 @@ async def test_attributes_cannot_go_below_the_minimum(world: World) -> None:
     assert out == f"Error: There must be at least {MIN_ATTRIBUTES} attributes; add one first."
     assert await crowd.ok(ADMIN, "attributes list") == before
     # A retired attribute can come back, and then removing is allowed again.
-    assert await crowd.ok(ADMIN, 'attributes add "price"') == "Added 'price'."
+    assert (await crowd.ok(ADMIN, 'attributes add "price"')).startswith("Added 'price' back, ")
     assert (await crowd.ok(ADMIN, "attributes list")).startswith(
         f"{MIN_ATTRIBUTES + 1} attributes:"
     )
@@ -639,7 +642,8 @@ async def test_schedule_add_list_next_pause_resume_remove(world: World) -> None:
         "Next: 2026-03-09 09:00 UTC."
     )
     assert await crowd.ok(ADMIN, "schedule list") == (
-        "• #1 every Monday at 09:00: every Monday at 09:00 (Europe/Berlin), everyone, "
+        "• #1 every Monday at 09:00 (Europe/Berlin, everyone): "
+        "every Monday at 09:00 (Europe/Berlin), everyone, "
         "next 2026-03-09 09:00 CET\n"
         "• #2 weekly: every Monday at 09:00 (UTC), everyone, next 2026-03-09 09:00 UTC"
     )
@@ -653,7 +657,8 @@ async def test_schedule_add_list_next_pause_resume_remove(world: World) -> None:
         ]
     )
     assert await crowd.ok(ADMIN, "schedule pause 1") == "Schedule #1 paused."
-    assert "#1 every Monday at 09:00: every Monday at 09:00 (Europe/Berlin), everyone, paused" in (
+    paused = "every Monday at 09:00 (Europe/Berlin), everyone, paused"
+    assert f"#1 every Monday at 09:00 (Europe/Berlin, everyone): {paused}" in (
         await crowd.ok(ADMIN, "schedule list")
     )
     assert await crowd.ok(ADMIN, "schedule resume #1") == "Schedule #1 resumed."
@@ -665,7 +670,7 @@ async def test_schedule_add_list_next_pause_resume_remove(world: World) -> None:
     assert len(_bullets(listed)) == 1
     assert "weekly" not in listed
     audit = await crowd.ok(ADMIN, "audit")
-    for action in ("schedule added: weekly", "schedule paused: every Monday at 09:00", "schedule resumed: every Monday at 09:00", "schedule removed: weekly"):  # fmt: skip
+    for action in ("schedule added: weekly", "schedule paused: every Monday at 09:00 (Europe/Berlin, everyone)", "schedule resumed: every Monday at 09:00 (Europe/Berlin, everyone)", "schedule removed: weekly"):  # fmt: skip
         assert f"console:local:boss: {action}" in audit
 
 
@@ -737,7 +742,8 @@ async def test_admins_add_list_remove(world: World) -> None:
     # A manager can read reports but not change attributes.
     assert "Error: no round has run yet" in await crowd.cmd(MANAGER, "report")
     assert await crowd.cmd(MANAGER, 'attributes add "speed"') == (
-        "Error: Only admins can use '/alignment attributes add'; nothing was changed."
+        "Error: Only admins can use '/alignment attributes add'; nothing was changed. "
+        "An admin can grant it: '/alignment admins add mgr'."
     )
     assert "• speed" not in await crowd.ok(MANAGER, "attributes list")
     # The new admin can change attributes.
@@ -818,12 +824,17 @@ async def test_privileged_command_is_refused_below_its_role_and_changes_nothing(
     line = SAMPLES[name]
     words = "admins" if spec.role is Role.ADMIN else "managers or admins"
     refusal = f"Error: Only {words} can use '/alignment {name}'; nothing was changed."
+    grant = " role:manager" if spec.role is Role.MANAGER else ""
     before = await snapshot(world)
     channel_before = await crowd[EMPLOYEE].unread()
 
-    assert await crowd.cmd(EMPLOYEE, line) == refusal
+    assert await crowd.cmd(EMPLOYEE, line) == (
+        f"{refusal} An admin can grant it: '/alignment admins add {EMPLOYEE}{grant}'."
+    )
     if spec.role is Role.ADMIN:
-        assert await crowd.cmd(MANAGER, line) == refusal
+        assert await crowd.cmd(MANAGER, line) == (
+            f"{refusal} An admin can grant it: '/alignment admins add {MANAGER}'."
+        )
     await world.app.core.idle()
     assert await snapshot(world) == before
     assert await crowd[EMPLOYEE].unread() == "", channel_before  # nothing posted or sent

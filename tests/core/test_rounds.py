@@ -377,13 +377,13 @@ async def test_a_team_below_five_is_suppressed(world: World) -> None:
     assert "| support | 3 " not in out
 
     support = await crowd.report("report team:support")
-    assert "# Do we know what our customers value? — support" in support
+    assert "# Do we know what our customers value? — Round 1 (2026-03-02) · team support" in support
     assert "Too few answers to report yet" in support
     assert "Too few answers to show results (at least 5 are needed)." in support
     for hidden in ("Alignment score", "Responses", "Staff top", "Surprises"):
         assert hidden not in support, hidden
     sales = await crowd.report("report team:sales")
-    assert "- Responses: 5 of 9" in sales
+    assert "- Responses: 5 of 5 (100%)" in sales  # the team's own members, all answered
     assert "## Alignment score:" in sales
 
     # The people in a suppressed team still get their own feedback.

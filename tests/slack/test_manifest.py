@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +10,9 @@ import jsonschema
 import yaml
 
 from adapters.slack import adapter, scopes
+from tests.official_schemas import official_schema
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = ROOT / "../shared/schemas/slack-app-manifest.schema.json"
 MANIFEST = ROOT / "manifest/slack/manifest.yaml"
 SOURCES = sorted((ROOT / "adapters/slack").glob("*.py"))
 
@@ -24,7 +23,7 @@ def manifest() -> dict[str, Any]:
 
 
 def test_manifest_matches_official_schema() -> None:
-    schema = json.loads(SCHEMA.read_text())
+    schema = official_schema("slack-app-manifest.schema.json")
     validator = jsonschema.Draft7Validator(schema)
     errors = sorted(validator.iter_errors(manifest()), key=lambda e: list(e.path))
     assert not errors, [f"{list(e.path)}: {e.message}" for e in errors]

@@ -30,17 +30,17 @@ from bot.model.events import (
 from bot.model.views import HomeView, PollOption, PollState, PollView
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.records import MemoryRecords
+from tests.official_schemas import REQUIRED, is_available, official_schema
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMAS = ROOT.parent / "shared" / "schemas"
+CARD_SCHEMA = "adaptive-card-1.5.schema.json"
 TENANT = "tenant-1"
 BOT_ID = "28:bot-app-id"
 Json = dict[str, Any]
 
 
 def card_validator() -> jsonschema.Validator:
-    schema = json.loads((SCHEMAS / "adaptive-card-1.5.schema.json").read_text())
-    return jsonschema.Draft6Validator(schema)
+    return jsonschema.Draft6Validator(official_schema(CARD_SCHEMA))
 
 
 # --- fakes of the core's side ------------------------------------------------------------
@@ -220,10 +220,12 @@ async def connector() -> AsyncIterator[FakeBotConnector]:
     await fake.start()
     yield fake
     await fake.stop()
-    # Every card the bot sent or updated must be a valid Adaptive Card 1.5.
-    validator = card_validator()
-    for card in fake.cards():
-        validator.validate(card)
+    # Every card the bot sent or updated must be a valid Adaptive Card 1.5. Without the official
+    # schema the adapter's own assertions still count; the renderer tests report the skip.
+    if REQUIRED or is_available(CARD_SCHEMA):
+        validator = card_validator()
+        for card in fake.cards():
+            validator.validate(card)
 
 
 @pytest.fixture

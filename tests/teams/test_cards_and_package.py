@@ -1,5 +1,6 @@
 """Pure renderers against the Adaptive Card 1.5 schema, and the app package against the Teams
-manifest 1.29 schema (both read from ../shared/schemas, never downloaded)."""
+manifest 1.29 schema (both read from ALIGNMENT_SCHEMAS_DIR, never downloaded; see
+tests/official_schemas.py)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from bot.model.views import (
     SurpriseLine,
     TrendLine,
 )
-from tests.teams.conftest import ROOT, SCHEMAS, card_validator, sample_poll
+from tests.official_schemas import official_schema
+from tests.teams.conftest import ROOT, card_validator, sample_poll
 
 FIGURES = Figures(
     respondents=9,
@@ -116,8 +118,7 @@ def test_report_shows_suppressed_teams_and_the_chart() -> None:
 
 
 def manifest_validator() -> jsonschema.Validator:
-    schema = json.loads((SCHEMAS / "teams-manifest-1.29.schema.json").read_text())
-    return jsonschema.Draft4Validator(schema)
+    return jsonschema.Draft4Validator(official_schema("teams-manifest-1.29.schema.json"))
 
 
 def test_template_manifest_validates() -> None:
