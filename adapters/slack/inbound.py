@@ -138,6 +138,8 @@ class SlackInbound:
         event: CommandInvoked,
         respond: AsyncRespond,
     ) -> None:
+        if result.effect is CommandEffect.REPLAYED:
+            return  # the first delivery of this very request was answered already
         if result.effect is CommandEffect.OPEN_RESEARCH_IMPORT:
             await self._open_research_modal(command, respond)
             return
