@@ -710,6 +710,15 @@ class SqlStore:
             return False
         return True
 
+    async def prune_events(self, kind: str, *, older_than_seconds: float) -> None:
+        cutoff = self._now() - timedelta(seconds=older_than_seconds)
+        async with self._tx() as session:
+            await session.execute(
+                delete(m.ProcessedEvent).where(
+                    m.ProcessedEvent.kind == kind, m.ProcessedEvent.processed_at < cutoff
+                )
+            )
+
     # -- schedules ------------------------------------------------------------------------
 
     async def add_schedule(

@@ -30,10 +30,25 @@ SLASH_COMMAND_FIELDS: Final = (
 )
 
 
+# Interaction types our listeners take; bolt sees only these. Every other type Slack
+# documents (view_closed, block_suggestion, legacy attachments and dialogs, workflow steps)
+# is acknowledged here: bolt would answer 404, or raise on a shape it did not expect.
+ROUTED_INTERACTIONS: Final = frozenset(
+    {"block_actions", "view_submission", "shortcut", "message_action"}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     status: int
     error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledged:
+    """A valid request that needs no listener: the 200 answer to send, as JSON (or empty)."""
+
+    body: dict[str, Any] | None = None
 
 
 MAX_SKEW_SECONDS = 300  # Slack's documented replay window
@@ -64,7 +79,7 @@ class Body:
     data: dict[str, Any]
 
 
-def read_body(content_type: str, body: bytes) -> Body | Problem:
+def read_body(content_type: str, body: bytes) -> Body | Problem | Acknowledged:
     """The parsed body when our listeners will find the fields they read, else the problem."""
     try:
         text = body.decode("utf-8")
@@ -77,14 +92,20 @@ def read_body(content_type: str, body: bytes) -> Body | Problem:
     return Problem(400, f"unsupported content type {content_type or 'none'}")
 
 
-def _read_form(text: str) -> Body | Problem:
+def _read_form(text: str) -> Body | Problem | Acknowledged:
     form = dict(parse_qsl(text, keep_blank_values=True))  # the last of a repeated field wins
     if "payload" in form:
         payload = _json_object(form["payload"])
         if payload is None:
             return Problem(400, "payload is not a JSON object")
         problem = _check_interaction(payload)
-        return problem or Body(text, payload)
+        if problem is not None:
+            return problem
+        if payload["type"] not in ROUTED_INTERACTIONS:
+            # An options request wants a list back; an empty one is a valid answer.
+            no_options: dict[str, Any] = {"options": []}
+            return Acknowledged(no_options if payload["type"] == "block_suggestion" else None)
+        return Body(text, payload)
     if form.get("ssl_check") == "1":
         return Body(text, form)
     missing = [name for name in SLASH_COMMAND_FIELDS if not form.get(name)]
@@ -101,8 +122,10 @@ def _check_interaction(payload: dict[str, Any]) -> Problem | None:
         return Problem(400, "payload has no team")
     if kind == "block_actions" and not _actions_ok(payload.get("actions")):
         return Problem(400, "block_actions payload has no actions")
-    if kind in ("view_submission", "view_closed") and not _view_ok(payload.get("view")):
+    if kind == "view_submission" and not _view_ok(payload.get("view")):
         return Problem(400, f"{kind} payload has no usable view")
+    if kind in ("shortcut", "message_action") and not isinstance(payload.get("callback_id"), str):
+        return Problem(400, f"{kind} payload has no callback_id")
     return None
 
 
@@ -115,9 +138,11 @@ def _actions_ok(actions: Any) -> bool:
 
 
 def _view_ok(view: Any) -> bool:
+    # bolt reads view.type (a workflow step's save is a view_submission too) before routing.
     return (
         isinstance(view, dict)
         and isinstance(view.get("id"), str)
+        and isinstance(view.get("type"), str)
         and isinstance(view.get("callback_id"), str)
         and isinstance(_dig(view, "state", "values"), dict)
     )
