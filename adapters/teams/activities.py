@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.model.domain import ConversationKind, ConversationRef, UserRef, WorkspaceRef
+from bot.model.names import MAX_ID
 from bot.reports.render_text import ordinal
 
 PLATFORM = "teams"
@@ -157,7 +158,10 @@ def ranking_problem(picks: tuple[str, ...], labels: Mapping[str, str]) -> str | 
 
 
 def round_id_of(data: Mapping[str, Any]) -> int | None:
+    """The card's round id, if it is one the database could hold (a submitted card's data
+    can be anything: ``Infinity`` would overflow, 10**30 overflow the driver)."""
     try:
-        return int(data.get("round_id"))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        round_id = int(data.get("round_id"))  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
         return None
+    return round_id if 1 <= round_id <= MAX_ID else None
