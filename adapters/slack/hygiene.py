@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 FORM: Final = "application/x-www-form-urlencoded"
 JSON: Final = "application/json"
 MAX_BODY_BYTES: Final = 1_000_000
+MAX_DEPTH: Final = 64  # of a JSON body or payload
 SLASH_COMMAND_FIELDS: Final = (
     "command",
     "team_id",
@@ -105,7 +106,7 @@ def _read_form(text: str) -> Body | Problem | Acknowledged:
             # An options request wants a list back; an empty one is a valid answer.
             no_options: dict[str, Any] = {"options": []}
             return Acknowledged(no_options if payload["type"] == "block_suggestion" else None)
-        return Body(text, payload)
+        return Body(text, _interaction_for_bolt(payload))
     if form.get("ssl_check") == "1":
         return Body(text, form)
     missing = [name for name in SLASH_COMMAND_FIELDS if not form.get(name)]
@@ -127,6 +128,40 @@ def _check_interaction(payload: dict[str, Any]) -> Problem | None:
     if kind in ("shortcut", "message_action") and not isinstance(payload.get("callback_id"), str):
         return Problem(400, f"{kind} payload has no callback_id")
     return None
+
+
+def _interaction_for_bolt(payload: dict[str, Any]) -> dict[str, Any]:
+    """Only the fields our listeners read, each of the type they expect.
+
+    Bolt reads a dozen more (enterprise, authorizations, channel, message …) with checks of
+    its own that a signed but odd payload gets past and then fails on (``"team": 1`` raised
+    a TypeError, a 500). A payload rebuilt from checked parts has nothing left to trip on."""
+    team_id = _dig(payload, "team", "id") or _dig(payload, "user", "team_id")
+    clean: dict[str, Any] = {
+        "type": payload["type"],
+        "team": {"id": str(team_id)},
+        "user": _strings(payload["user"], "id", "name", "username", "team_id"),
+        **_strings(payload, "trigger_id", "response_url", "api_app_id", "callback_id"),
+    }
+    if isinstance(payload.get("actions"), list):
+        clean["actions"] = [
+            _strings(action, "action_id", "block_id", "value", "type", "action_ts")
+            for action in payload["actions"]
+        ]
+    if isinstance(payload.get("container"), dict):
+        clean["container"] = _strings(payload["container"], "type", "channel_id", "message_ts")
+    if isinstance(payload.get("view"), dict):
+        view = payload["view"]
+        keys = ("id", "type", "callback_id", "private_metadata", "hash", "team_id")
+        values = _dig(view, "state", "values")
+        state = {"state": {"values": values}} if isinstance(values, dict) else {}
+        clean["view"] = {**_strings(view, *keys), **state}
+    return clean
+
+
+def _strings(data: dict[str, Any], *keys: str) -> dict[str, str]:
+    """The fields of ``data`` among ``keys`` whose values are strings."""
+    return {key: data[key] for key in keys if isinstance(data.get(key), str)}
 
 
 def _actions_ok(actions: Any) -> bool:
@@ -166,11 +201,27 @@ def _read_json(text: str) -> Body | Problem:
 
 
 def _json_object(raw: str) -> dict[str, Any] | None:
+    """A JSON object of sane depth, else None. Very deep nesting makes the parser (or any
+    recursive code after it) run out of stack: Slack's payloads are a dozen levels deep."""
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    return value if isinstance(value, dict) else None
+    return value if isinstance(value, dict) and _depth_at_most(value, MAX_DEPTH) else None
+
+
+def _depth_at_most(value: Any, limit: int) -> bool:
+    """Iterative, so that the check itself cannot overflow the stack."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > limit:
+            return False
+        if isinstance(item, dict):
+            pending.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            pending.extend((child, depth + 1) for child in item)
+    return True
 
 
 def _dig(data: Any, *path: str) -> Any:
