@@ -175,7 +175,7 @@ def _closed_poll(poll: PollView) -> Card:
 
 def notice_card(title: str, message: str) -> Card:
     """A card that replaces a poll or dialog that can no longer be used."""
-    return _card([_heading(card_text(title)), _text(card_text(message))])
+    return _card([_heading(title), _text(message)])  # fixed words: markdown intended
 
 
 # --- report -----------------------------------------------------------------------------
