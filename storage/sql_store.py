@@ -40,7 +40,12 @@ from bot.model.records import (
     WorkspaceInfo,
 )
 from bot.model.research import ResearchForm, ResearchRow, ResearchStudy
-from bot.model.store import DuplicateScheduleError, DuplicateStudyError, NotFoundError
+from bot.model.store import (
+    DuplicateScheduleError,
+    DuplicateStudyError,
+    NameTakenError,
+    NotFoundError,
+)
 from storage import hot_path as hot
 from storage import models as m
 from storage.answer_batch import AnswerBatcher, AnswerRequest
@@ -80,6 +85,16 @@ class SqlStore:
     async def _tx(self) -> AsyncIterator[AsyncSession]:
         async with self._sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def _naming(self, what: str, name: str) -> AsyncIterator[AsyncSession]:
+        """A transaction that gives a row a name: the unique constraint's verdict, should a
+        concurrent request take the name first, is a NameTakenError rather than a crash."""
+        try:
+            async with self._tx() as session:
+                yield session
+        except IntegrityError as exc:
+            raise NameTakenError(what, name) from exc
 
     # -- workspaces and people ------------------------------------------------------------
 
@@ -310,7 +325,7 @@ class SqlStore:
     async def add_attribute(
         self, workspace_id: int, name: str, description: str, *, actor: str
     ) -> AttributeInfo:
-        async with self._tx() as session:
+        async with self._naming("Attribute", name) as session:
             row = await session.scalar(
                 select(m.Attribute).where(
                     m.Attribute.workspace_id == workspace_id,
@@ -348,7 +363,7 @@ class SqlStore:
     async def rename_attribute(
         self, workspace_id: int, attribute_id: int, new_name: str, *, actor: str
     ) -> None:
-        async with self._tx() as session:
+        async with self._naming("Attribute", new_name) as session:
             row = await _get_owned(session, m.Attribute, attribute_id, workspace_id)
             _audit(session, workspace_id, actor, f"attribute renamed: {row.name} -> {new_name}")
             row.name = new_name
@@ -373,7 +388,7 @@ class SqlStore:
     async def add_team(
         self, workspace_id: int, name: str, *, linked_source: str | None, actor: str
     ) -> TeamInfo:
-        async with self._tx() as session:
+        async with self._naming("Team", name) as session:
             row = m.Team(workspace_id=workspace_id, name=name, linked_source=linked_source)
             session.add(row)
             _audit(session, workspace_id, actor, f"team added: {name}")
@@ -705,12 +720,21 @@ class SqlStore:
             return False
         return True
 
+    async def prune_events(self, kind: str, *, older_than_seconds: float) -> None:
+        cutoff = self._now() - timedelta(seconds=older_than_seconds)
+        async with self._tx() as session:
+            await session.execute(
+                delete(m.ProcessedEvent).where(
+                    m.ProcessedEvent.kind == kind, m.ProcessedEvent.processed_at < cutoff
+                )
+            )
+
     # -- schedules ------------------------------------------------------------------------
 
     async def add_schedule(
         self, workspace_id: int, schedule: NewSchedule, *, actor: str
     ) -> ScheduleInfo:
-        async with self._tx() as session:
+        async with self._naming("Schedule", schedule.name) as session:
             row = m.Schedule(
                 workspace_id=workspace_id,
                 name=schedule.name,

@@ -136,7 +136,7 @@ def test_attributes_from_the_cli(db_env: str) -> None:
     assert "9 attributes" in listed
     duplicate = runner.invoke(cli, ["attributes", "add", "price"])
     assert duplicate.exit_code == 1
-    assert "already on the list" in duplicate.output
+    assert "Attribute 'price' already exists" in duplicate.output
 
 
 def test_report_and_export_write_aggregates_only(db_env: str, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from adapters.console.escape import terminal_text
 from bot.model.domain import (
     AudienceKind,
     AudienceSource,
@@ -107,7 +108,11 @@ class ConsolePort:
     async def _store(self, conversation: ConversationRef, value: dict[str, Any]) -> MessageRef:
         # Time first so the inbox lists in send order; the counter splits equal instants.
         message_id = f"{time.time_ns():020d}-{next(self._sequence):06d}"
-        value = {**value, "conversation_id": conversation.conversation_id}
+        value = {
+            **value,
+            "text": terminal_text(str(value["text"])),  # what the terminal will print
+            "conversation_id": conversation.conversation_id,
+        }
         await self._records.put(PLATFORM, "inbox", _record_key(conversation, message_id), value)
         return MessageRef(conversation, message_id)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 
+from adapters.console.escape import terminal_text
 from adapters.console.port import ANSWER_SYNTAX, LOCAL_WORKSPACE, ConsolePort, InboxMessage
 from bot.model.domain import ConversationKind, ConversationRef, UserRef, WorkspaceRef
 from bot.model.events import AnswerSubmitted, CommandEffect, CommandInvoked, PersonSeen
@@ -103,7 +104,8 @@ class ConsoleSession:
         if result.in_channel and result.report is not None:
             await self._port.post_report(self._channel, result.report)
             return await self.unread()
-        return result.text if result.ok else f"Error: {result.text}"
+        text = terminal_text(result.text)
+        return text if result.ok else f"Error: {text}"
 
     async def _answer(self, words: list[str]) -> str:
         if len(words) < 2 or not all(w.isdigit() for w in words):

@@ -21,6 +21,7 @@ from adapters.slack.client import SlackApi, make_client
 from adapters.slack.inbound import SlackInbound
 from adapters.slack.poll_refresh import PollRefresh, Traffic
 from adapters.slack.port import SlackPort
+from adapters.slack.replay import ReplayGuard
 from adapters.slack.scopes import bot_scopes
 from adapters.slack.settings import SlackSettings, secret
 from adapters.slack.stores import RecordsInstallationStore, RecordsOAuthStateStore
@@ -51,6 +52,7 @@ class SlackAdapter:
         # Socket Mode alone has no signing secret and no HTTP endpoint to verify.
         self._signing_secret = secret(settings.SLACK_SIGNING_SECRET)
         self._recent = hygiene.RecentIds()
+        self._replays = ReplayGuard(records)
         # Every request and every Web API call needs its workspace's token: a read of the
         # installation each time was a database round trip per answer and per poll sent.
         self._installed_tokens: Recent[str, str | None] = Recent(
@@ -144,6 +146,11 @@ class SlackAdapter:
         parsed = hygiene.read_body(request.content_type, body)
         if isinstance(parsed, hygiene.Problem):
             return _error(parsed.status, parsed.error)
+        if isinstance(parsed, hygiene.Acknowledged):
+            return _acknowledged(parsed)
+        if not await self._replays.first_time(request.headers["X-Slack-Signature"]):
+            _log.info("a replayed request was acknowledged and dropped")
+            return web.Response(status=200, headers={"X-Slack-No-Retry": "1"})
         event_id = hygiene.event_id_of(parsed)
         if event_id is not None and not self._recent.add(event_id):
             # A retry (X-Slack-Retry-Num) of an event we already took: ack, do not rerun.
@@ -215,6 +222,12 @@ def _bolt_request(request: web.Request, body: hygiene.Body) -> AsyncBoltRequest:
     bolt_request.mode = "http"
     bolt_request.raw_body = body.text
     return bolt_request
+
+
+def _acknowledged(ack: hygiene.Acknowledged) -> web.Response:
+    if ack.body is None:
+        return web.Response(status=200)
+    return web.json_response(ack.body)
 
 
 def _error(status: int, message: str) -> web.Response:

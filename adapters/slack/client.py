@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -79,6 +80,36 @@ def _retry_after(headers: Any) -> float | None:
     return None
 
 
+DOWNLOAD_TIMEOUT_SECONDS: Final = 10.0
+SLACK_FILE_HOST: Final = "files.slack.com"
+
+
+class FileRefusedError(DeliveryError):
+    """A file URL the bot will not fetch."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
+
+def is_workspace_file(url: str, *, team_id: str, api_url: str) -> bool:
+    """True for ``https://files.slack.com/files-pri/<team_id>-…`` (Slack's private file URL
+    for this workspace) and for any URL on the configured Web API origin."""
+    try:
+        target, api = urlsplit(url), urlsplit(api_url)
+        target_port, api_port = target.port, api.port
+    except ValueError:
+        return False
+    if (target.scheme, target.hostname, target_port) == (api.scheme, api.hostname, api_port):
+        return bool(target.hostname)
+    return (
+        target.scheme == "https"
+        and target.hostname == SLACK_FILE_HOST
+        and target_port is None
+        and bool(team_id)
+        and target.path.startswith(f"/files-pri/{team_id}-")
+    )
+
+
 class SlackApi:
     """Web API access for any workspace; a client per token, each with retry handlers."""
 
@@ -137,19 +168,39 @@ class SlackApi:
             raise delivery_error("files_upload_v2", error) from error
 
     async def download(self, team_id: str, url: str, *, max_bytes: int) -> bytes:
-        """Fetch a private file (url_private_download), which needs the bot token as bearer."""
+        """Fetch a private file (url_private_download), which needs the bot token as bearer.
+
+        The URL comes from a form a person submitted, so the bot token goes only to the
+        workspace's own files on Slack's file host (or the configured API host, which is
+        where tests serve files): never to an address the person picked."""
+        if not is_workspace_file(url, team_id=team_id, api_url=self._base_url):
+            raise FileRefusedError("the file is not one of this Slack workspace's files")
         token = await self._token_for(team_id)
         headers = {"Authorization": f"Bearer {token}"}
-        timeout = aiohttp.ClientTimeout(total=10)
+        timeout = aiohttp.ClientTimeout(total=DOWNLOAD_TIMEOUT_SECONDS)
         try:
             async with (
                 aiohttp.ClientSession(timeout=timeout) as session,
-                session.get(url, headers=headers) as response,
+                # A redirect could lead the token anywhere: Slack serves files directly.
+                session.get(url, headers=headers, allow_redirects=False) as response,
             ):
-                response.raise_for_status()
-                body = await response.content.read(max_bytes + 1)
+                if response.status != 200:
+                    raise FileRefusedError(
+                        f"the file could not be fetched (HTTP {response.status})"
+                    )
+                return await _read_capped(response, max_bytes)
         except (TimeoutError, aiohttp.ClientError) as error:
             raise delivery_error("url_private_download", error) from error
+
+
+async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
+    """The body, or FileRefusedError as soon as it passes ``max_bytes`` (not after reading
+    all of it: the size a server announces is not to be trusted either)."""
+    if (response.content_length or 0) > max_bytes:
+        raise FileRefusedError(f"the file is larger than {max_bytes // 1000} kB")
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        body.extend(chunk)
         if len(body) > max_bytes:
-            raise DeliveryError("the file is too large", retryable=False)
-        return body
+            raise FileRefusedError(f"the file is larger than {max_bytes // 1000} kB")
+    return bytes(body)

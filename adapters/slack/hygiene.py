@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 FORM: Final = "application/x-www-form-urlencoded"
 JSON: Final = "application/json"
 MAX_BODY_BYTES: Final = 1_000_000
+MAX_DEPTH: Final = 64  # of a JSON body or payload
 SLASH_COMMAND_FIELDS: Final = (
     "command",
     "team_id",
@@ -30,10 +31,25 @@ SLASH_COMMAND_FIELDS: Final = (
 )
 
 
+# Interaction types our listeners take; bolt sees only these. Every other type Slack
+# documents (view_closed, block_suggestion, legacy attachments and dialogs, workflow steps)
+# is acknowledged here: bolt would answer 404, or raise on a shape it did not expect.
+ROUTED_INTERACTIONS: Final = frozenset(
+    {"block_actions", "view_submission", "shortcut", "message_action"}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     status: int
     error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledged:
+    """A valid request that needs no listener: the 200 answer to send, as JSON (or empty)."""
+
+    body: dict[str, Any] | None = None
 
 
 MAX_SKEW_SECONDS = 300  # Slack's documented replay window
@@ -64,7 +80,7 @@ class Body:
     data: dict[str, Any]
 
 
-def read_body(content_type: str, body: bytes) -> Body | Problem:
+def read_body(content_type: str, body: bytes) -> Body | Problem | Acknowledged:
     """The parsed body when our listeners will find the fields they read, else the problem."""
     try:
         text = body.decode("utf-8")
@@ -77,14 +93,20 @@ def read_body(content_type: str, body: bytes) -> Body | Problem:
     return Problem(400, f"unsupported content type {content_type or 'none'}")
 
 
-def _read_form(text: str) -> Body | Problem:
+def _read_form(text: str) -> Body | Problem | Acknowledged:
     form = dict(parse_qsl(text, keep_blank_values=True))  # the last of a repeated field wins
     if "payload" in form:
         payload = _json_object(form["payload"])
         if payload is None:
             return Problem(400, "payload is not a JSON object")
         problem = _check_interaction(payload)
-        return problem or Body(text, payload)
+        if problem is not None:
+            return problem
+        if payload["type"] not in ROUTED_INTERACTIONS:
+            # An options request wants a list back; an empty one is a valid answer.
+            no_options: dict[str, Any] = {"options": []}
+            return Acknowledged(no_options if payload["type"] == "block_suggestion" else None)
+        return Body(text, _interaction_for_bolt(payload))
     if form.get("ssl_check") == "1":
         return Body(text, form)
     missing = [name for name in SLASH_COMMAND_FIELDS if not form.get(name)]
@@ -101,9 +123,45 @@ def _check_interaction(payload: dict[str, Any]) -> Problem | None:
         return Problem(400, "payload has no team")
     if kind == "block_actions" and not _actions_ok(payload.get("actions")):
         return Problem(400, "block_actions payload has no actions")
-    if kind in ("view_submission", "view_closed") and not _view_ok(payload.get("view")):
+    if kind == "view_submission" and not _view_ok(payload.get("view")):
         return Problem(400, f"{kind} payload has no usable view")
+    if kind in ("shortcut", "message_action") and not isinstance(payload.get("callback_id"), str):
+        return Problem(400, f"{kind} payload has no callback_id")
     return None
+
+
+def _interaction_for_bolt(payload: dict[str, Any]) -> dict[str, Any]:
+    """Only the fields our listeners read, each of the type they expect.
+
+    Bolt reads a dozen more (enterprise, authorizations, channel, message …) with checks of
+    its own that a signed but odd payload gets past and then fails on (``"team": 1`` raised
+    a TypeError, a 500). A payload rebuilt from checked parts has nothing left to trip on."""
+    team_id = _dig(payload, "team", "id") or _dig(payload, "user", "team_id")
+    clean: dict[str, Any] = {
+        "type": payload["type"],
+        "team": {"id": str(team_id)},
+        "user": _strings(payload["user"], "id", "name", "username", "team_id"),
+        **_strings(payload, "trigger_id", "response_url", "api_app_id", "callback_id"),
+    }
+    if isinstance(payload.get("actions"), list):
+        clean["actions"] = [
+            _strings(action, "action_id", "block_id", "value", "type", "action_ts")
+            for action in payload["actions"]
+        ]
+    if isinstance(payload.get("container"), dict):
+        clean["container"] = _strings(payload["container"], "type", "channel_id", "message_ts")
+    if isinstance(payload.get("view"), dict):
+        view = payload["view"]
+        keys = ("id", "type", "callback_id", "private_metadata", "hash", "team_id")
+        values = _dig(view, "state", "values")
+        state = {"state": {"values": values}} if isinstance(values, dict) else {}
+        clean["view"] = {**_strings(view, *keys), **state}
+    return clean
+
+
+def _strings(data: dict[str, Any], *keys: str) -> dict[str, str]:
+    """The fields of ``data`` among ``keys`` whose values are strings."""
+    return {key: data[key] for key in keys if isinstance(data.get(key), str)}
 
 
 def _actions_ok(actions: Any) -> bool:
@@ -115,9 +173,11 @@ def _actions_ok(actions: Any) -> bool:
 
 
 def _view_ok(view: Any) -> bool:
+    # bolt reads view.type (a workflow step's save is a view_submission too) before routing.
     return (
         isinstance(view, dict)
         and isinstance(view.get("id"), str)
+        and isinstance(view.get("type"), str)
         and isinstance(view.get("callback_id"), str)
         and isinstance(_dig(view, "state", "values"), dict)
     )
@@ -141,11 +201,27 @@ def _read_json(text: str) -> Body | Problem:
 
 
 def _json_object(raw: str) -> dict[str, Any] | None:
+    """A JSON object of sane depth, else None. Very deep nesting makes the parser (or any
+    recursive code after it) run out of stack: Slack's payloads are a dozen levels deep."""
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    return value if isinstance(value, dict) else None
+    return value if isinstance(value, dict) and _depth_at_most(value, MAX_DEPTH) else None
+
+
+def _depth_at_most(value: Any, limit: int) -> bool:
+    """Iterative, so that the check itself cannot overflow the stack."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > limit:
+            return False
+        if isinstance(item, dict):
+            pending.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            pending.extend((child, depth + 1) for child in item)
+    return True
 
 
 def _dig(data: Any, *path: str) -> Any:

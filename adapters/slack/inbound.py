@@ -27,7 +27,7 @@ from adapters.slack.client import SlackApi
 from adapters.slack.poll_refresh import PollRefresh
 from adapters.slack.port import SlackPort
 from adapters.slack.scopes import COMMAND
-from bot.model.domain import ConversationRef, MessageRef, UserRef
+from bot.model.domain import ConversationRef, MessageRef, Role, UserRef
 from bot.model.events import (
     AnswerOutcome,
     AnswerStatus,
@@ -44,6 +44,7 @@ from bot.rounds.background import Background
 
 CORE_BUDGET_SECONDS: Final = 2.0  # of Slack's 3 s, leaving room for the network
 MAX_RESEARCH_BYTES: Final = 2_000_000
+ONLY_ADMINS: Final = "Only admins can import research; nothing was changed."
 ANYTHING: Final = re.compile(".*")
 
 T = TypeVar("T")
@@ -101,7 +102,7 @@ class SlackInbound:
         try:
             result = await self._core.handle_command(event)
         except Exception:
-            _log.exception("command failed")
+            _log.exception("command %s failed", event.event_id)
             await respond(text="Sorry, that did not work. Please try again.")
             return
         await self._answer_command(result, command, event, respond)
@@ -138,11 +139,15 @@ class SlackInbound:
         event: CommandInvoked,
         respond: AsyncRespond,
     ) -> None:
+        if result.effect is CommandEffect.REPLAYED:
+            return  # the first delivery of this very request was answered already
         if result.effect is CommandEffect.OPEN_RESEARCH_IMPORT:
             await self._open_research_modal(command, respond)
             return
+        # The core's text is plain: escaped, a name such as "<!channel>" notifies nobody.
+        text = render.escape(result.text)
         if result.in_channel and event.conversation is not None:
-            await respond(text=result.text, response_type="in_channel")
+            await respond(text=text, response_type="in_channel")
             if result.report is not None:
                 await self._report_in_channel(event.conversation, result, respond)
             return
@@ -151,7 +156,7 @@ class SlackInbound:
         blocks = [render.section(render.escape(lead))] if lead else []
         if result.report is not None:
             blocks.extend(render.report_blocks(result.report)[1])
-        await respond(text=result.text, blocks=blocks[:50], response_type="ephemeral")
+        await respond(text=text, blocks=blocks[:50], response_type="ephemeral")
 
     async def _report_in_channel(
         self, conversation: ConversationRef, result: CommandResult, respond: AsyncRespond
@@ -186,9 +191,11 @@ class SlackInbound:
 
     async def _open_poll_modal(self, body: dict[str, Any]) -> None:
         round_id = parse.round_of_button(body["actions"][0])
-        container = body.get("container") or {}
-        channel, ts = container.get("channel_id"), container.get("message_ts")
-        if round_id is None or not channel or not ts:
+        channel, ts = (
+            parse.dig(body, "container", "channel_id"),
+            parse.dig(body, "container", "message_ts"),
+        )
+        if round_id is None or not channel or not ts or not body.get("trigger_id"):
             _log.warning("poll button without round or message; ignored")
             return
         user = parse.user_of(body)
@@ -206,6 +213,8 @@ class SlackInbound:
         self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
     ) -> None:
         meta = parse.PollMeta.decode(str(view.get("private_metadata") or ""))
+        # meta.k is bounded by the most attributes a round can have; the core then holds
+        # the ranking to the round's own k and attribute list.
         if meta is None:
             await ack(
                 response_action="update",
@@ -277,11 +286,18 @@ class SlackInbound:
     async def _import_research(
         self, user: UserRef, view: dict[str, Any], form: parse.ResearchForm
     ) -> CommandResult:
+        user, is_admin = await self._known(user)
+        # The role first: nothing is fetched on behalf of someone who may not import.
+        if await self._core.role_of(user, is_platform_admin=is_admin) != Role.ADMIN:
+            return CommandResult(ONLY_ADMINS, ok=False)
         text, filename = form.text, None
         if form.file is not None:
             filename = str(form.file.get("name") or "research.csv")
-            text = await self._download_csv(user, form.file)
-        user, is_admin = await self._known(user)
+            try:
+                text = await self._download_csv(user, form.file)
+            except DeliveryError as error:
+                _log.warning("research file not fetched: %s", error)
+                return CommandResult(f"I could not read that file: {error}.", ok=False)
         event = ResearchSubmitted(
             event_id=f"slack:view:{view['id']}:{parse.digest(text)}",
             user=user,
@@ -297,13 +313,9 @@ class SlackInbound:
         url = str(file.get("url_private_download") or file.get("url_private") or "")
         if not url:
             return ""
-        try:
-            raw = await self._api.download(
-                user.workspace.external_id, url, max_bytes=MAX_RESEARCH_BYTES
-            )
-        except DeliveryError as error:
-            _log.warning("research file download failed: %s", error)
-            return ""
+        raw = await self._api.download(
+            user.workspace.external_id, url, max_bytes=MAX_RESEARCH_BYTES
+        )
         return raw.decode("utf-8-sig", errors="replace")
 
     async def _dm(self, user: UserRef, text: str) -> None:
@@ -367,8 +379,10 @@ class SlackInbound:
             self._after_ack(self._publish_home(event, body))
 
     async def _publish_home(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        team = str(body.get("team_id") or "")
-        user, is_admin = await self._known(UserRef(parse.workspace(team), str(event["user"])))
+        team, who = str(body.get("team_id") or ""), event.get("user")
+        if not isinstance(who, str) or not who:
+            return  # nobody to show a home to
+        user, is_admin = await self._known(UserRef(parse.workspace(team), who))
         # Opening the App Home is how many people first meet the bot: let the core know them.
         await self._core.person_seen(PersonSeen(user, is_platform_admin=is_admin))
         home = await self._core.home_for(user)

@@ -8,7 +8,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from adapters.slack import render
+from bot.model.defaults import MAX_ATTRIBUTES
 from bot.model.domain import ConversationKind, ConversationRef, MessageRef, UserRef, WorkspaceRef
+from bot.model.names import MAX_ID
 from bot.reports.render_text import ordinal
 
 PLATFORM = "slack"
@@ -20,13 +22,16 @@ def workspace(team_id: str) -> WorkspaceRef:
 
 def team_of(body: dict[str, Any]) -> str:
     """Interaction payloads carry the team in ``team.id`` (or ``user.team_id``)."""
-    team = body.get("team") or {}
-    return str(team.get("id") or (body.get("user") or {}).get("team_id") or "")
+    return str(dig(body, "team", "id") or dig(body, "user", "team_id") or "")
 
 
 def user_of(body: dict[str, Any]) -> UserRef:
-    user = body.get("user") or {}
-    return UserRef(workspace(team_of(body)), str(user["id"]), user.get("name"))
+    name = dig(body, "user", "name")
+    return UserRef(
+        workspace(team_of(body)),
+        str(dig(body, "user", "id")),
+        name if isinstance(name, str) else None,
+    )
 
 
 def digest(*parts: str) -> str:
@@ -65,11 +70,20 @@ class PollMeta:
 
     @classmethod
     def decode(cls, raw: str) -> PollMeta | None:
+        """The metadata we wrote, or None for anything else: numbers out of range included,
+        since ``k`` sets how many picks are read (a forged k of 10**8 hung the server)."""
         try:
             data = json.loads(raw)
-            return cls(int(data["round_id"]), int(data["k"]), str(data["channel"]), str(data["ts"]))
-        except (ValueError, TypeError, KeyError):
+            meta = cls(data["round_id"], data["k"], str(data["channel"]), str(data["ts"]))
+        except (ValueError, TypeError, KeyError, RecursionError):
             return None
+        return meta if meta._in_range() else None
+
+    def _in_range(self) -> bool:
+        def bounded(value: object, high: int) -> bool:
+            return type(value) is int and 1 <= value <= high
+
+        return bounded(self.round_id, MAX_ID) and bounded(self.k, MAX_ATTRIBUTES)
 
     def message(self, team_id: str) -> MessageRef:
         conversation = ConversationRef(workspace(team_id), self.channel, ConversationKind.DM)
@@ -78,9 +92,20 @@ class PollMeta:
 
 def round_of_button(action: dict[str, Any]) -> int | None:
     try:
-        return int(json.loads(str(action.get("value", "")))["round_id"])
-    except (ValueError, TypeError, KeyError):
+        round_id = json.loads(str(action.get("value", "")))["round_id"]
+    except (ValueError, TypeError, KeyError, RecursionError):
         return None
+    return round_id if type(round_id) is int and 1 <= round_id <= MAX_ID else None
+
+
+def dig(data: Any, *path: str) -> Any:
+    """``data[path[0]][path[1]]…``, or None as soon as a step is not a dict: signed payloads
+    can still have any shape."""
+    for name in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(name)
+    return data
 
 
 def read_ranking(values: dict[str, Any], k: int) -> tuple[tuple[str, ...], dict[str, str]]:
@@ -89,11 +114,8 @@ def read_ranking(values: dict[str, Any], k: int) -> tuple[tuple[str, ...], dict[
     errors: dict[str, str] = {}
     for position in range(1, k + 1):
         block_id = render.rank_block_id(position)
-        selected = ((values.get(block_id) or {}).get(render.CHOICE_ACTION) or {}).get(
-            "selected_option"
-        ) or {}
-        value = selected.get("value")
-        if not value:
+        value = dig(values, block_id, render.CHOICE_ACTION, "selected_option", "value")
+        if not value or not isinstance(value, str):
             errors[block_id] = f"Pick your {ordinal(position)} choice."
         elif value in ranking:
             earlier = ordinal(ranking.index(value) + 1)
@@ -118,13 +140,11 @@ class ResearchForm:
 
 def read_research(values: dict[str, Any]) -> ResearchForm:
     def text_of(block_id: str) -> str:
-        value = ((values.get(block_id) or {}).get(block_id) or {}).get("value")
-        return str(value or "").strip()
+        value = dig(values, block_id, block_id, "value")
+        return value.strip() if isinstance(value, str) else ""
 
-    files = ((values.get(render.RESEARCH_FILE) or {}).get(render.RESEARCH_FILE) or {}).get(
-        "files"
-    ) or []
-    first = files[0] if files and isinstance(files[0], dict) else None
+    files = dig(values, render.RESEARCH_FILE, render.RESEARCH_FILE, "files")
+    first = files[0] if isinstance(files, list) and files and isinstance(files[0], dict) else None
     return ResearchForm(
         text=text_of(render.RESEARCH_TEXT),
         file=first,

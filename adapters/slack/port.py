@@ -83,7 +83,8 @@ class SlackPort:
     async def post_text(
         self, conversation: ConversationRef, text: str, *, key: str | None = None
     ) -> MessageRef:
-        return await self._post(conversation, text=text, **_metadata(key))
+        # The core's words are plain text: shown as typed, never a mention or a link.
+        return await self._post(conversation, text=render.escape(text), **_metadata(key))
 
     async def send_poll(
         self, conversation: ConversationRef, poll: PollView, *, key: str | None = None
@@ -161,7 +162,7 @@ class SlackPort:
             "chat.postEphemeral",
             channel=conversation.conversation_id,
             user=user.user_id,
-            text=text,
+            text=render.escape(text),
         )
 
     async def lookup_user(self, user: UserRef) -> UserProfile:

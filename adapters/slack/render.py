@@ -47,7 +47,10 @@ def clip(text: str, limit: int) -> str:
 
 
 def escape(text: str) -> str:
-    """mrkdwn treats &, < and > as control characters; user-supplied labels must not."""
+    """Text safe in any Slack text that is parsed (mrkdwn blocks, a message's ``text``, its
+    fallback for notifications, a response_url reply): &, < and > are control characters
+    there, and ``<!channel>``, ``<@U…>`` or ``<!subteam^…>`` would notify people. Every
+    user-supplied name, and every text the core wrote, goes through this once."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -104,7 +107,7 @@ def poll_message(poll: PollView, notice: str | None = None) -> tuple[str, list[B
         blocks.append(_poll_button(poll, ACTION_POLL_CHANGE, "Change my answer", False))
     else:
         blocks.append(context("This poll is closed."))
-    return f"{poll.question} (answers close {slack_date(poll.deadline)})", blocks
+    return f"{escape(poll.question)} (answers close {slack_date(poll.deadline)})", blocks
 
 
 def _poll_button(poll: PollView, action_id: str, label: str, primary: bool) -> Block:
@@ -246,7 +249,7 @@ def report_blocks(report: ReportView) -> tuple[str, list[Block]]:
     blocks.extend(_trend(report.trend))
     if report.notes:
         blocks.append(context(*(escape(n) for n in report.notes)))
-    return f"{report.title}: {_score_text(figures)}", blocks[:50]
+    return f"{escape(report.title)}: {_score_text(figures)}", blocks[:50]
 
 
 def _score_text(figures: Figures | None) -> str:

@@ -5,11 +5,13 @@ Pure functions over the wire format, so they outlive the SDK that delivers the a
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from bot.model.domain import ConversationKind, ConversationRef, UserRef, WorkspaceRef
+from bot.model.names import MAX_ID
 from bot.reports.render_text import ordinal
 
 PLATFORM = "teams"
@@ -21,6 +23,12 @@ Json = dict[str, Any]
 
 class MalformedActivity(ValueError):
     """The request body is not an activity we can act on (answered with 400)."""
+
+
+# Teams ids ("29:1a…", "19:…@thread.tacv2;messageid=17…", "a:1…", "f:…") are a few hundred
+# URL-safe characters at most.
+MAX_REFERENCE_PART: Final = 8192  # bytes of JSON
+_ID: Final = re.compile(r"[A-Za-z0-9:@._;=|+/,%-]{1,1024}")
 
 
 def check_activity(body: object) -> Json:
@@ -39,7 +47,42 @@ def check_activity(body: object) -> Json:
     for part in ("membersAdded", "membersRemoved", "attachments", "entities"):
         if part in body and body[part] is not None and not isinstance(body[part], list):
             raise MalformedActivity(f"'{part}' must be a list")
+    _check_ids(body)
+    _check_reference(body)
     return body
+
+
+def _check_reference(body: Json) -> None:
+    """What the SDK copies from an activity into every reply (the conversation reference)
+    stays small: a 300 kB locale made each reply too big for the connector to take."""
+    for part in ("from", "recipient", "conversation", "channelData"):
+        if len(json.dumps(body.get(part))) > MAX_REFERENCE_PART:
+            raise MalformedActivity(f"'{part}' is too large")
+    for part in ("from", "recipient", "conversation"):
+        # Accounts and conversations are flat records of text (and isGroup): the SDK's
+        # models take nothing else when it builds the reply.
+        fields = _dict(body.get(part)).values()
+        if not all(value is None or isinstance(value, str | bool) for value in fields):
+            raise MalformedActivity(f"'{part}' has a field that is not text")
+    for part in ("locale", "channelId"):
+        value = body.get(part)
+        if value is not None and not (isinstance(value, str) and len(value) <= 64):
+            raise MalformedActivity(f"'{part}' must be short text")
+
+
+def _check_ids(body: Json) -> None:
+    """Ids go into the connector's URLs when the bot replies: a megabyte of id, or one that
+    is not text, would fail there (after the core had done its work) rather than here."""
+    ids = {
+        "id": body.get("id"),
+        "replyToId": body.get("replyToId"),
+        "from.id": body["from"]["id"],
+        "conversation.id": body["conversation"]["id"],
+        "recipient.id": _dict(body.get("recipient")).get("id"),
+    }
+    for name, value in ids.items():
+        if value is not None and not (isinstance(value, str) and _ID.fullmatch(value)):
+            raise MalformedActivity(f"'{name}' is not an id")
 
 
 def _dict(value: object) -> Json:
@@ -157,7 +200,10 @@ def ranking_problem(picks: tuple[str, ...], labels: Mapping[str, str]) -> str | 
 
 
 def round_id_of(data: Mapping[str, Any]) -> int | None:
+    """The card's round id, if it is one the database could hold (a submitted card's data
+    can be anything: ``Infinity`` would overflow, 10**30 overflow the driver)."""
     try:
-        return int(data.get("round_id"))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        round_id = int(data.get("round_id"))  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
         return None
+    return round_id if 1 <= round_id <= MAX_ID else None

@@ -53,7 +53,8 @@ class TeamsAdapter:
     async def handle_messages(self, request: web.Request) -> web.StreamResponse:
         try:
             body = check_activity(json.loads(await request.read()))
-        except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        # JSONDecodeError is a ValueError; very deep nesting overflows the parser's stack.
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             # MalformedActivity is a ValueError too: all are the sender's fault, never a 500.
             reason = str(exc) if isinstance(exc, MalformedActivity) else "invalid JSON"
             return web.json_response({"error": f"Malformed activity: {reason}"}, status=400)

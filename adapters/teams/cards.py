@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from adapters.teams.escape import card_text
 from bot.model.views import (
     AnswerSummary,
     Figures,
@@ -76,7 +77,7 @@ def _facts(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
 
 
 def _error(message: str) -> dict[str, Any]:
-    return _text(message, color="Attention", weight="Bolder", id="error")
+    return _text(card_text(message), color="Attention", weight="Bolder", id="error")
 
 
 def _submit(title: str, data: Mapping[str, Any], *, style: str | None = None) -> dict[str, Any]:
@@ -87,7 +88,7 @@ def _submit(title: str, data: Mapping[str, Any], *, style: str | None = None) ->
 
 
 def _numbered(items: Sequence[str]) -> str:
-    return "\n".join(f"{i}. {item}" for i, item in enumerate(items, start=1)) or "–"
+    return "\n".join(f"{i}. {card_text(item)}" for i, item in enumerate(items, start=1)) or "–"
 
 
 # --- poll -------------------------------------------------------------------------------
@@ -115,7 +116,7 @@ def poll_card(
 def _open_poll(poll: PollView, *, error: str | None, picks: Sequence[str]) -> Card:
     choices = [{"title": o.label, "value": o.value} for o in poll.options]
     body: list[dict[str, Any]] = [
-        _heading(poll.question),
+        _heading(card_text(poll.question)),
         _text(
             f"Pick your top {poll.k}, best first. Answer by {format_when(poll.deadline)}.",
             isSubtle=True,
@@ -143,13 +144,14 @@ def _open_poll(poll: PollView, *, error: str | None, picks: Sequence[str]) -> Ca
 
 
 def _answer_facts(poll: PollView) -> dict[str, Any]:
-    return _facts([(f"{ordinal(i)}", label) for i, label in enumerate(poll.current_labels, 1)])
+    labels = enumerate(poll.current_labels, 1)
+    return _facts([(f"{ordinal(i)}", card_text(label)) for i, label in labels])
 
 
 def _answered_poll(poll: PollView, *, error: str | None, note: str | None) -> Card:
     body: list[dict[str, Any]] = [
-        _heading(poll.question),
-        _text(note or "Thanks, your answer is recorded:", color="Good"),
+        _heading(card_text(poll.question)),
+        _text(card_text(note or "Thanks, your answer is recorded:"), color="Good"),
         _answer_facts(poll),
         _text(f"You can change it until {format_when(poll.deadline)}.", isSubtle=True),
     ]
@@ -161,7 +163,7 @@ def _answered_poll(poll: PollView, *, error: str | None, note: str | None) -> Ca
 
 def _closed_poll(poll: PollView) -> Card:
     body: list[dict[str, Any]] = [
-        _heading(poll.question),
+        _heading(card_text(poll.question)),
         _text(f"This poll closed on {format_when(poll.deadline)}.", isSubtle=True),
     ]
     if poll.current:
@@ -173,7 +175,7 @@ def _closed_poll(poll: PollView) -> Card:
 
 def notice_card(title: str, message: str) -> Card:
     """A card that replaces a poll or dialog that can no longer be used."""
-    return _card([_heading(title), _text(message)])
+    return _card([_heading(title), _text(message)])  # fixed words: markdown intended
 
 
 # --- report -----------------------------------------------------------------------------
@@ -186,7 +188,7 @@ def _figure_facts(figures: Figures, agreement_label: str) -> dict[str, Any]:
         ("Answers", str(figures.respondents)),
     ]
     if agreement_label:
-        pairs.append(("Agreement among staff", agreement_label))
+        pairs.append(("Agreement among staff", card_text(agreement_label)))
     elif figures.kendall_w is not None:
         pairs.append(("Agreement among staff (Kendall's W)", f"{figures.kendall_w:.2f}"))
     if figures.spearman is not None:
@@ -218,23 +220,23 @@ def _surprise_line(line: SurpriseLine) -> str:
         else "staff pick it, customers rarely do"
     )
     return (
-        f"**{line.attribute}**: {what} (staff {line.employee_share:.0%}, "
+        f"**{card_text(line.attribute)}**: {what} (staff {line.employee_share:.0%}, "
         f"customers {line.customer_share:.0%})"
     )
 
 
 def _group_line(line: GroupLine) -> str:
     if line.figures is None:
-        return f"**{line.name}**: too few answers"
+        return f"**{card_text(line.name)}**: too few answers"
     f = line.figures
     return (
-        f"**{line.name}**: score {f.alignment_score}, top-{f.k} match {f.top_hits} of {f.k} "
+        f"**{card_text(line.name)}**: score {f.alignment_score}, top-{f.k} match {f.top_hits} of {f.k} "
         f"({f.respondents} answers)"
     )
 
 
 def _trend_line(line: TrendLine) -> str:
-    return f"**{line.label}**: {line.previous:g} → {line.current:g} ({line.delta:+g})"
+    return f"**{card_text(line.label)}**: {line.previous:g} → {line.current:g} ({line.delta:+g})"
 
 
 def _section(title: str, lines: Sequence[str]) -> list[dict[str, Any]]:
@@ -256,15 +258,15 @@ def chart_is_inline(report: ReportView) -> bool:
 
 def report_card(report: ReportView) -> Card:
     body: list[dict[str, Any]] = [
-        _text(report.title, weight="Bolder", size="Large"),
+        _text(card_text(report.title), weight="Bolder", size="Large"),
         _text(
-            f"{report.round_label} · generated {format_when(report.generated_at)}",
+            f"{card_text(report.round_label)} · generated {format_when(report.generated_at)}",
             isSubtle=True,
             spacing="None",
         ),
     ]
     if report.research_label:
-        body.append(_text(f"Compared with: {report.research_label}", isSubtle=True))
+        body.append(_text(f"Compared with: {card_text(report.research_label)}", isSubtle=True))
     if report.figures is None:
         body.append(_text(f"Too few answers to show results ({report.invited} invited)."))
     else:
@@ -286,7 +288,7 @@ def report_card(report: ReportView) -> Card:
     body += _section("Teams", [_group_line(t) for t in report.teams])
     body += _section("Customer segments", [_group_line(s) for s in report.segments])
     body += _section("Trend", [_trend_line(t) for t in report.trend])
-    body += _section("Notes", list(report.notes))
+    body += _section("Notes", [card_text(note) for note in report.notes])
     return _card(body)
 
 
@@ -294,21 +296,20 @@ def report_card(report: ReportView) -> Card:
 
 
 def _answer_summary(summary: AnswerSummary) -> str:
-    line = (
-        f"**{summary.round_label}** ({summary.answered_at:%d %b %Y}): {', '.join(summary.ranking)}"
-    )
+    ranking = ", ".join(card_text(name) for name in summary.ranking)
+    line = f"**{card_text(summary.round_label)}** ({summary.answered_at:%d %b %Y}): {ranking}"
     if summary.customer_top:
-        line += f"\n\nCustomers' top: {', '.join(summary.customer_top)}"
+        line += f"\n\nCustomers' top: {', '.join(card_text(n) for n in summary.customer_top)}"
         if summary.hits is not None:
             line += f" (you matched {summary.hits})"
     return line
 
 
 def home_card(home: HomeView) -> Card:
-    body: list[dict[str, Any]] = [_heading(f"Hello {home.user_name}")]
+    body: list[dict[str, Any]] = [_heading(f"Hello {card_text(home.user_name)}")]
     if home.open_round_label:
         when = f" until {format_when(home.open_round_deadline)}" if home.open_round_deadline else ""
-        body.append(_text(f"Open now: **{home.open_round_label}**{when}."))
+        body.append(_text(f"Open now: **{card_text(home.open_round_label)}**{when}."))
     else:
         body.append(_text("No round is open right now."))
     answers = [_answer_summary(a) for a in home.my_answers]

@@ -24,6 +24,7 @@ from adapters.teams.activities import (
     team_id_of,
     workspace_of,
 )
+from adapters.teams.escape import message_text
 from adapters.teams.port import TeamsPort, card_message, person_details, report_message
 from adapters.teams.records import TeamsRecords
 from adapters.teams.sdk import Json, Turn
@@ -114,7 +115,7 @@ class InboundHandler:
     ) -> None:
         messages: list[Json] = []
         if result.text:
-            messages.append({"type": "message", "text": result.text})
+            messages.append({"type": "message", "text": message_text(result.text)})
         if result.report is not None:
             messages.append(report_message(result.report))
         if result.effect is CommandEffect.OPEN_RESEARCH_IMPORT:

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from adapters.teams import cards
 from adapters.teams.activities import PLATFORM, member_ref
+from adapters.teams.escape import message_text
 from adapters.teams.records import TeamsRecords
 from adapters.teams.sdk import BotBridge, Json, Turn
 from bot.model.domain import (
@@ -113,7 +114,9 @@ class TeamsPort:
     async def post_text(
         self, conversation: ConversationRef, text: str, *, key: str | None = None
     ) -> MessageRef:
-        return await self.post_message(conversation, {"type": "message", "text": text})
+        # The core's words are plain text: shown as typed, never markup.
+        message = {"type": "message", "text": message_text(text)}
+        return await self.post_message(conversation, message)
 
     async def send_poll(
         self, conversation: ConversationRef, poll: PollView, *, key: str | None = None

@@ -14,6 +14,7 @@ from bot.commands.parser import COMMANDS, Command, help_text
 from bot.model.defaults import MAX_ATTRIBUTES, MIN_ATTRIBUTES
 from bot.model.domain import AudienceKind, ConversationKind, Role
 from bot.model.events import CommandEffect, CommandInvoked, CommandResult
+from bot.model.names import MAX_ID, InvalidName, clean_description, clean_name
 from bot.model.records import (
     AttributeInfo,
     NewSchedule,
@@ -23,7 +24,7 @@ from bot.model.records import (
     TeamInfo,
     WorkspaceInfo,
 )
-from bot.model.store import DuplicateScheduleError, NotFoundError
+from bot.model.store import DuplicateScheduleError, NameTakenError, NotFoundError
 from bot.reports.render_text import render_feedback_text, render_report_text
 from bot.reports.research_io import not_text_message
 from bot.rounds.schedule_spec import (
@@ -70,9 +71,11 @@ async def run_command(context: CommandContext, command: Command) -> CommandResul
         return await HANDLERS[command.name](context, command)
     except (
         NotFoundError,
+        NameTakenError,
         AudienceError,
         ScheduleSpecError,
         UsageError,
+        InvalidName,
         DuplicateScheduleError,
     ) as exc:
         return CommandResult(str(exc), ok=False)
@@ -238,10 +241,11 @@ async def _attributes_list(context: CommandContext, _command: Command) -> Comman
 
 async def _attributes_add(context: CommandContext, command: Command) -> CommandResult:
     name = _attribute_name(command.args[0])
-    description = command.args[1].strip() if len(command.args) > 1 else ""
+    description = clean_description(command.args[1]) if len(command.args) > 1 else ""
     current = await context.core.store.list_attributes(context.ws)
-    if _find(current, name) is not None:
-        return _fail(f"'{name}' is already on the list.")
+    existing = _find(current, name)
+    if existing is not None:
+        return _fail(f"Attribute '{existing.name}' already exists.")
     if len(current) >= MAX_ATTRIBUTES:
         return _fail(f"There can be at most {MAX_ATTRIBUTES} attributes; remove one first.")
     every = await context.core.store.list_attributes(context.ws, include_retired=True)
@@ -285,10 +289,7 @@ async def _attributes_rename(context: CommandContext, command: Command) -> Comma
 
 
 def _attribute_name(raw: str) -> str:
-    name = " ".join(raw.split())
-    if not 1 <= len(name) <= 80:
-        raise UsageError("an attribute name needs 1 to 80 characters")
-    return name
+    return clean_name(raw, "an attribute name")
 
 
 def _find(attributes: list[AttributeInfo], name: str) -> AttributeInfo | None:
@@ -372,8 +373,9 @@ async def _teams_list(context: CommandContext, _command: Command) -> CommandResu
 
 
 async def _teams_add(context: CommandContext, command: Command) -> CommandResult:
-    name = " ".join(command.args[0].split())
-    if await _team(context, name, missing_ok=True) is not None:
+    name = clean_name(command.args[0], "a team name")
+    existing = await _team(context, name, missing_ok=True)
+    if existing is not None:
         return _fail(f"A team called '{name}' already exists.")
     link = None
     if command.option("channel"):
@@ -480,7 +482,10 @@ async def _schedule_add(context: CommandContext, command: Command) -> CommandRes
     report = tuple(c.lstrip("#") for c in (command.option("report") or "").split(",") if c)
     # Offices in two zones polling at 09:00 local is the normal case: the default name says
     # where and for whom, so two such schedules get two names.
-    name = command.option("name") or f"{spec.describe()} ({zone}, {audience})"
+    given = command.option("name")
+    name = (
+        clean_name(given, "a schedule name") if given else f"{spec.describe()} ({zone}, {audience})"
+    )
     new = NewSchedule(
         name,
         spec.expression,
@@ -615,10 +620,19 @@ async def _audit(context: CommandContext, _command: Command) -> CommandResult:
 
 
 def _int(raw: str, what: str) -> int:
+    """An id typed by a person: a number the database can hold, or a message saying why not
+    (a huge number would otherwise overflow the database driver)."""
     try:
-        return int(raw)
+        number = int(raw)
     except ValueError as exc:
-        raise UsageError(f"{what} must be a number, not '{raw}'") from exc
+        raise UsageError(f"{what} must be a number, not '{_clip(raw)}'") from exc
+    if not 1 <= number <= MAX_ID:
+        raise UsageError(f"{what} must be a number from 1 to {MAX_ID}, not {_clip(raw)}")
+    return number
+
+
+def _clip(raw: str, limit: int = 40) -> str:
+    return raw if len(raw) <= limit else raw[:limit] + "…"
 
 
 def _duration(raw: str | None) -> timedelta | None:

@@ -54,6 +54,7 @@ class PersonSeen:
 class CommandEffect(StrEnum):
     NONE = "none"
     OPEN_RESEARCH_IMPORT = "open_research_import"  # the adapter shows its import dialog
+    REPLAYED = "replayed"  # this very invocation ran before: the adapter says nothing
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,6 +119,14 @@ class PlatformRecords(Protocol):
         self, platform: str, kind: str, prefix: str = ""
     ) -> list[tuple[str, dict[str, Any]]]: ...
 
+    async def claim_event(self, event_id: str, kind: str) -> bool:
+        """True the first time an id is seen, on any replica; False for a repeat."""
+        ...
+
+    async def prune_events(self, kind: str, *, older_than_seconds: float) -> None:
+        """Forget the claims of ``kind`` older than that (they can no longer repeat)."""
+        ...
+
 
 class ChatAdapter(Protocol):
     """One chat platform plugged into the server: its outbound port plus its inbound routes."""

@@ -36,6 +36,13 @@ class NotFoundError(LookupError):
     """A row named by id does not exist in this workspace."""
 
 
+class NameTakenError(ValueError):
+    """Another row of the workspace already has this name (two requests raced to create it)."""
+
+    def __init__(self, what: str, name: str) -> None:
+        super().__init__(f"{what} '{name}' already exists.")
+
+
 class DuplicateStudyError(ValueError):
     """The same study (same source, segment and figures) was imported before."""
 

@@ -24,11 +24,13 @@ from bot.model.events import (
     AnswerOutcome,
     AnswerStatus,
     AnswerSubmitted,
+    CommandEffect,
     CommandInvoked,
     CommandResult,
     PersonSeen,
     ResearchSubmitted,
 )
+from bot.model.names import MAX_ID
 from bot.model.ports import ChatPort, DeliveryError
 from bot.model.records import AnswerWrite, PersonInfo, WorkspaceInfo
 from bot.model.research import ImportIssue, ResearchImportError, ResearchStudy
@@ -148,6 +150,10 @@ class AlignmentCore:
         )
 
     async def handle_command(self, event: CommandInvoked) -> CommandResult:
+        # A replayed request (same trigger id) must not open a second round or add twice;
+        # the claim is in the database so that every replica sees it.
+        if event.event_id and not await self.store.claim_event(event.event_id, "command"):
+            return CommandResult("", effect=CommandEffect.REPLAYED)
         try:
             command = parse(event.text)
         except CommandError as exc:
@@ -166,7 +172,10 @@ class AlignmentCore:
 
     async def submit_answer(self, event: AnswerSubmitted) -> AnswerOutcome:
         workspace = await self.workspace(event.user.workspace)
-        round_info = await self.rounds.round_briefly(workspace, event.round_id)
+        in_range = 1 <= event.round_id <= MAX_ID
+        round_info = (
+            await self.rounds.round_briefly(workspace, event.round_id) if in_range else None
+        )
         if round_info is None:
             return AnswerOutcome(AnswerStatus.REFUSED, "That poll no longer exists.")
         attributes = await self.rounds.attributes_briefly(workspace)
@@ -238,6 +247,8 @@ class AlignmentCore:
         )
 
     async def poll_for(self, user: UserRef, round_id: int) -> PollView | None:
+        if not 1 <= round_id <= MAX_ID:
+            return None  # no such round, and a number the database driver cannot take
         workspace = await self.workspace(user.workspace)
         round_info = await self.store.get_round(workspace.id, round_id)
         if round_info is None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.analytics import Analysis, GroupResult, analyse
 from bot.analytics import Settings as AnalysisSettings
+from bot.model.names import spreadsheet_safe
 from bot.model.records import RoundInfo, WorkspaceInfo
 from bot.model.research import ResearchStudy
 from bot.model.views import ReportView
@@ -94,11 +95,20 @@ def export_rows(round_info: RoundInfo, analysis: Analysis) -> list[dict[str, Any
 
 
 def rows_to_csv(rows: Sequence[dict[str, Any]]) -> str:
+    """The export as CSV; text cells that a spreadsheet would run as a formula (a name made
+    before names were checked) are neutralised, numbers are left as numbers."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({key: _cell(value) for key, value in row.items()} for row in rows)
     return buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    # The csv module does not quote a lone carriage return, which would split the row.
+    return spreadsheet_safe(value).replace("\r", " ")
 
 
 def offline_stats(

@@ -429,7 +429,7 @@ async def test_attributes_refusals_change_nothing(world: World) -> None:
     known = ", ".join(name for name, _ in DEFAULT_ATTRIBUTES)
 
     assert await crowd.cmd(ADMIN, 'attributes add "Price"') == (
-        "Error: 'Price' is already on the list."
+        "Error: Attribute 'price' already exists."
     )
     assert await crowd.cmd(ADMIN, 'attributes rename "price" "Reliability"') == (
         "Error: 'Reliability' is already taken."

@@ -4,6 +4,7 @@ real store, so an adapter that saves something JSON cannot hold fails here too."
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +12,8 @@ from typing import Any
 class MemoryRecords:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+        # Claimed request ids by kind, kept apart from rows: a claim is not a stored record.
+        self.claims: dict[str, dict[str, float]] = {}
 
     async def put(self, platform: str, kind: str, key: str, value: Mapping[str, Any]) -> None:
         self.rows[(platform, kind, key)] = json.loads(json.dumps(dict(value)))
@@ -30,3 +33,16 @@ class MemoryRecords:
             for (p, kd, k), v in sorted(self.rows.items())
             if p == platform and kd == kind and k.startswith(prefix)
         ]
+
+    async def claim_event(self, event_id: str, kind: str) -> bool:
+        seen = self.claims.setdefault(kind, {})
+        if event_id in seen:
+            return False
+        seen[event_id] = time.monotonic()
+        return True
+
+    async def prune_events(self, kind: str, *, older_than_seconds: float) -> None:
+        cutoff = time.monotonic() - older_than_seconds
+        seen = self.claims.get(kind, {})
+        for event_id in [e for e, at in seen.items() if at < cutoff]:
+            del seen[event_id]

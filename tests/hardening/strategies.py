@@ -125,3 +125,94 @@ def slack_bodies(draw: st.DrawFn) -> bytes:
     if kind == "event":
         return json.dumps(draw(mutated(_HOME))).encode()
     return json.dumps(draw(JSON_VALUES)).encode()
+
+
+# --- signed interaction payloads with hostile JSON (issue #12) -------------------------------
+
+# A value that json.dumps cannot make (it would recurse as deeply itself): the placeholder
+# is swapped for raw nested brackets in the JSON text.
+DEEP = "\x00deep-nesting\x00"
+HUGE_NUMBERS = st.sampled_from(
+    [10**30, -(10**30), 2**63, -(2**63) - 1, 2**64, 10**4000, 1e308, -1e308, 0, -1, 1.5]
+)
+# One string near the body limit (it must pass the size check to reach anything) and one
+# over it (a 413).
+BIG_STRINGS = st.sampled_from(["a" * 900_000, "é" * 300_000, "x" * 1_000_001])
+HOSTILE_VALUES: st.SearchStrategy[Any] = (
+    JSON_VALUES
+    | HUGE_NUMBERS
+    | BIG_STRINGS
+    | st.just(DEEP)
+    | st.sampled_from([None, "", [], {}, True, "Infinity", float("inf"), float("nan")])
+    # private_metadata / button values are JSON inside JSON: hostile there too.
+    | st.fixed_dictionaries(
+        {"round_id": HUGE_NUMBERS | JSON_VALUES, "k": HUGE_NUMBERS | JSON_VALUES}
+    ).map(json.dumps)
+)
+Path = tuple[str | int, ...]
+
+
+def _paths(value: Any, prefix: Path = ()) -> list[Path]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _paths(item, (*prefix, index))
+    return found
+
+
+def _set(target: Any, path: Path, value: Any) -> None:
+    """Replace (or, with _DROP, remove) what ``path`` points at, if it is still there."""
+    *parents, last = path
+    for step in parents:
+        try:
+            target = target[step]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(target, dict) and isinstance(last, str):
+        if value is _DROP:
+            target.pop(last, None)
+        else:
+            target[last] = value
+    elif isinstance(target, list) and isinstance(last, int) and last < len(target):
+        if value is _DROP:
+            del target[last]
+        else:
+            target[last] = value
+
+
+@st.composite
+def hostile_json(draw: st.DrawFn, bases: list[dict[str, Any]]) -> str:
+    """A documented payload with a few of its fields, at any depth, dropped or replaced by
+    arbitrary JSON, huge numbers, near-limit strings or very deep nesting; as JSON text."""
+    payload = json.loads(json.dumps(draw(st.sampled_from(bases))))
+    paths = _paths(payload)[1:]
+    for _ in range(draw(st.integers(1, 4))):
+        path = draw(st.sampled_from(paths))
+        _set(payload, path, draw(st.just(_DROP) | HOSTILE_VALUES))
+    text = json.dumps(payload)  # floats inf/nan become Infinity/NaN, which Python reads back
+    depth = draw(st.sampled_from([100, 5_000, 100_000]))
+    return text.replace(json.dumps(DEEP), "[" * depth + "]" * depth)
+
+
+def slack_interactions() -> list[dict[str, Any]]:
+    """Every interaction shape the Slack adapter takes, and some it only acknowledges."""
+    research = payloads.view_submission(
+        callback_id=render.CALLBACK_RESEARCH,
+        values=payloads.research_values(
+            text="attribute,rank\nprice,1",
+            file={"id": "F1", "name": "r.csv", "url_private_download": "http://127.0.0.1:9/x"},
+        ),
+    )
+    closed = {**_VIEW_SUBMISSION, "type": "view_closed", "is_cleared": False}
+    shortcut = {
+        "type": "shortcut",
+        "callback_id": "cb",
+        "trigger_id": "t",
+        "team": {"id": payloads.TEAM},
+        "user": {"id": "UADA", "team_id": payloads.TEAM},
+    }
+    suggestion = {**_BLOCK_ACTIONS, "type": "block_suggestion", "action_id": "a", "value": "p"}
+    return [_BLOCK_ACTIONS, _VIEW_SUBMISSION, research, closed, shortcut, suggestion]

@@ -12,13 +12,21 @@ import hashlib
 import hmac
 import time
 from collections import Counter
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.fakes.slack_api import FakeSlackApi
-from tests.hardening.strategies import CONTENT_TYPES, HEADER_TEXT, slack_bodies
+from tests.hardening.conftest import LiveServer
+from tests.hardening.strategies import (
+    CONTENT_TYPES,
+    HEADER_TEXT,
+    hostile_json,
+    slack_bodies,
+    slack_interactions,
+)
 from tests.slack import payloads
 from tests.slack.conftest import Server
 from tests.slack.fake_core import FakeCore
@@ -197,3 +205,53 @@ async def test_the_signed_fuzz_reached_the_listeners() -> None:
         pytest.skip("runs after test_signed_arbitrary_bodies_never_get_a_500")
     assert SEEN[200] > 0, SEEN
     assert SEEN[400] > 0, SEEN
+
+
+# --- signed interaction payloads with hostile JSON, on the real core (issue #12) -----------
+
+MAX_CPU_SECONDS = 1.0
+SIGNED_FUZZ = settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
+
+
+SIGNED_SEEN: Counter[int] = Counter()
+
+
+@SIGNED_FUZZ
+@given(payload=hostile_json(slack_interactions()))
+async def test_signed_hostile_interactions_never_5xx_store_nothing_and_stay_fast(
+    live: LiveServer, payload: str
+) -> None:
+    """Signed interaction payloads whose JSON is arbitrary (missing keys, wrong types, huge
+    numbers, deep nesting, strings near 1 MB): never a 5xx, never a stored row, never more
+    than a second of CPU for one request, and /healthz answers all along."""
+    body = urlencode({"payload": payload}).encode()
+    started = time.process_time()
+    async with live.session.post(
+        live.url + "/slack/events", data=body, headers=payloads.signed_headers(body)
+    ) as response:
+        await response.read()
+        status = response.status
+    await live.slack.idle()  # the work after the ack counts too
+    spent = time.process_time() - started
+    SIGNED_SEEN[status] += 1
+    event(f"status {status}")
+    assert status < 500, (status, payload[:300])
+    assert spent < MAX_CPU_SECONDS, (spent, payload[:300])
+    assert await live.row_counts() == live.baseline
+    live.assert_healthy()
+
+
+async def test_the_signed_interaction_fuzz_reached_the_listeners() -> None:
+    if not SIGNED_SEEN:
+        pytest.skip("runs after test_signed_hostile_interactions_never_5xx_store_nothing…")
+    assert SIGNED_SEEN[200] > 0, SIGNED_SEEN
+    assert SIGNED_SEEN[400] > 0, SIGNED_SEEN

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from bot.model.domain import ConversationKind, ConversationRef, UserRef, WorkspaceRef
@@ -20,10 +21,13 @@ def _view(call_params: dict[str, Any]) -> dict[str, Any]:
     return json.loads(view) if isinstance(view, str) else view
 
 
-async def _post_json(server: Server, payload: dict[str, Any]) -> dict[str, Any] | None:
+async def _post_json(
+    server: Server, payload: dict[str, Any], *, timestamp: int | None = None
+) -> dict[str, Any] | None:
     body = payloads.interaction(payload)
+    headers = payloads.signed_headers(body, timestamp=timestamp)
     async with server.session.post(
-        server.url + "/slack/events", data=body, headers=payloads.signed_headers(body)
+        server.url + "/slack/events", data=body, headers=headers
     ) as response:
         assert response.status == 200
         text = await response.text()
@@ -130,7 +134,9 @@ async def test_duplicate_view_submission_counted_once(
         private_metadata=view["private_metadata"],
         values=payloads.picks("quality", "price", "speed"),
     )
-    await _post_json(server, submit)
+    # Two deliveries of one submission, each signed afresh (an identical request is a
+    # replay and never reaches the core: tests/hardening/test_hostile_requests.py).
+    await _post_json(server, submit, timestamp=int(time.time()) - 1)
     await _post_json(server, submit)
     assert len(core.answer_calls) == 2
     assert core.answer_calls[0].event_id == core.answer_calls[1].event_id

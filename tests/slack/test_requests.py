@@ -118,8 +118,15 @@ async def test_requests_arriving_together_at_a_fresh_server_make_one_auth_test(
     server: Server, fake_slack: FakeSlackApi
 ) -> None:
     release = fake_slack.hold("auth.test")
-    payload = payloads.block_actions(action_id="something_else", value="x")
-    sent = [asyncio.ensure_future(server.interact(payload)) for _ in range(20)]
+    # Twenty distinct requests (twenty identical ones would be one request and 19 replays).
+    sent = [
+        asyncio.ensure_future(
+            server.interact(
+                payloads.block_actions(action_id="something_else", value="x", trigger_id=f"t{n}")
+            )
+        )
+        for n in range(20)
+    ]
     await fake_slack.wait_for("auth.test")  # the first one asks who the bot is ...
     # ... while the others arrive and wait for the same answer.
     assert await wait_until(lambda: server.adapter._traffic.in_flight == 20, within=10)
@@ -143,6 +150,7 @@ async def test_a_failed_auth_test_is_refused_and_the_next_request_asks_again(
     assert "installation" in told["text"]
     assert [c.method for c in fake_slack.refused] == ["auth.test"]
 
+    payload["trigger_id"] = "another-click"  # a new request, not a replay of the first
     assert (await server.interact(payload)).status == 200  # not kept: asked again
     assert len(fake_slack.calls_to("auth.test")) == 1
     assert core.untouched
