@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from bot.analytics import Analysis, GroupResult, SegmentResult
 from bot.model.views import Figures, GroupLine, ReportView, SurpriseKind, SurpriseLine, TrendLine
@@ -55,6 +56,7 @@ def build_report(data: ReportInput, *, with_chart: bool = True) -> ReportView:
         segments=_segment_lines(group, data.analysis.k) if group else (),
         trend=_trend(data.previous, data.analysis) if data.team is None else (),
         notes=notes,
+        detectable_gap=segment.detectable_gap if segment and group else None,
     )
     if not with_chart or group is None or segment is None:
         return report
@@ -87,7 +89,19 @@ def _figures(group: GroupResult, segment: SegmentResult | None, k: int) -> Figur
         spearman=segment.spearman if segment else None,
         staff_top=(segment.consensus if segment else group.consensus)[:k],
         customer_top=segment.customers.top(k) if segment else (),
+        **_score_figures(segment),
     )
+
+
+def _score_figures(segment: SegmentResult | None) -> dict[str, Any]:
+    score = None if segment is None else segment.score
+    if score is None:
+        return {}
+    return {
+        "score_interval": (score.ci_low, score.ci_high),
+        "score_p": score.p_value,
+        "chance_95th": score.null_95th,
+    }
 
 
 def _agreement_p(group: GroupResult) -> float | None:
@@ -157,20 +171,40 @@ def _notes(
         return tuple(notes)
     if segment.not_in_research:
         notes.append("Not covered by the research: " + ", ".join(segment.not_in_research) + ".")
-    if not segment.surprises:
+    if not segment.share_test:
+        notes.append(_order_note(segment))
+    elif not segment.surprises:
         notes.append("No surprises: no attribute's share differs significantly from customers'.")
     return tuple(notes)
 
 
+def _order_note(segment: SegmentResult) -> str:
+    """Research without customer shares: say so, and name the largest order differences."""
+    note = (
+        "The research gives customers' order, not how many chose each attribute, so no "
+        "share is tested for surprises."
+    )
+    gaps = [g for g in segment.rank_gaps if abs(g.difference) >= 2][:3]
+    if gaps:
+        note += " Largest rank differences: " + "; ".join(
+            f"{g.attribute} (customers #{g.customer_rank:g}, staff #{g.staff_rank:g})" for g in gaps
+        )
+        note += "."
+    return note
+
+
 def _chart_data(group: GroupResult, segment: SegmentResult, data: ReportInput) -> ChartData:
-    names = segment.compared
+    customers = segment.customers
+    # Without measured shares the rows follow the customers' order instead of their shares.
+    names = segment.compared if customers.measured else customers.order
+    shares = tuple(customers.top_k_share[a] for a in names) if customers.measured else None
     scores = [*data.history]
     if segment.alignment_score is not None:
         scores.append((data.round_label, segment.alignment_score))
     return ChartData(
         attributes=names,
         employee_share=tuple(group.employee_top_k_share[name] for name in names),
-        customer_share=tuple(segment.customers.top_k_share[name] for name in names),
+        customer_share=shares,
         surprises={s.attribute: SurpriseKind(s.kind) for s in segment.surprises},
         k=data.analysis.k,
         title=f"{data.title} — staff vs customers, top {data.analysis.k} share",
