@@ -14,7 +14,7 @@ from bot.analytics.alignment import rank_correlations, rbo_ext, share_exact_top_
 from bot.analytics.customers import CustomerProfile, customer_profile
 from bot.analytics.ranks import RankMatrix, consensus_order, rank_matrix
 from bot.analytics.results import Analysis, Answer, AnswerLike, GroupResult, SegmentResult, Settings
-from bot.analytics.score import chance_corrected_score, component_score
+from bot.analytics.score import GroupDraws, component_score, group_draws, score_from_draws
 from bot.analytics.surprises import (
     ShareComparison,
     Surprise,
@@ -126,7 +126,10 @@ def _group(
         for segment, study, profile in profiles
     ]
     surprises = _surprises(matrix, k, partial, settings)
-    segments = tuple(_segment(matrix, consensus, k, settings, part, surprises) for part in partial)
+    draws: dict[tuple[str, ...], GroupDraws] = {}  # segments comparing the same attributes
+    segments = tuple(
+        _segment(matrix, consensus, k, settings, part, surprises, draws) for part in partial
+    )
     return GroupResult(
         respondents=matrix.respondents,
         consensus=consensus,
@@ -162,6 +165,7 @@ def _segment(
     settings: Settings,
     part: Part,
     surprises: Sequence[Surprise],
+    draws: dict[tuple[str, ...], GroupDraws],
 ) -> SegmentResult:
     segment, study, profile, compared = part
     staff = tuple(a for a in consensus if a in profile.ranks)
@@ -172,13 +176,9 @@ def _segment(
     top = min(k, len(compared))
     hits = top_k_hits(staff[:top], profile.top(top))
     columns = [matrix.attributes.index(a) for a in compared]
-    score = chance_corrected_score(
-        matrix.ranks[:, columns],
-        np.array([profile.ranks[a] for a in compared]),
-        top,
-        draws=settings.score_draws,
-        seed=settings.seed,
-    )
+    if compared not in draws:
+        draws[compared] = group_draws(matrix.ranks[:, columns], settings.score_draws, settings.seed)
+    score = score_from_draws(draws[compared], np.array([profile.ranks[a] for a in compared]), top)
     share_test = profile.measured and k >= TOP3
     return SegmentResult(
         segment=segment,
@@ -198,7 +198,7 @@ def _segment(
         component_score=component_score(correlations.spearman, hits, top, len(compared)),
         share_test=share_test,
         detectable_gap=_detectable(matrix.respondents, profile, settings) if share_test else None,
-        rank_gaps=rank_gaps(matrix.ranks[:, columns].mean(axis=0), profile, compared),
+        rank_gaps=rank_gaps(draws[compared].observed.tolist(), profile, compared),
     )
 
 

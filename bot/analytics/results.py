@@ -32,7 +32,7 @@ class Settings:
     permutations: int = 2000  # for Kendall's W with fewer than 20 respondents
     seed: int | None = 0  # fixed so the same answers always give the same report
     rbo_p: float = 0.9
-    score_draws: int = 1000  # permutation and bootstrap draws for the alignment score
+    score_draws: int = 500  # permutation and bootstrap draws for the alignment score
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,7 @@ from numpy.typing import NDArray
 
 from bot.analytics.ranks import FloatMatrix
 
-EXACT_NULL_CELLS = 2_000_000  # draws × respondents × attributes shuffled one by one at most
+EXACT_NULL_CELLS = 300_000  # draws × respondents × attributes shuffled one by one at most
 _TIE_DECIMALS = 9  # mean ranks equal up to float noise are ties
 
 
@@ -111,12 +111,34 @@ def ideal_staff(customer_order: NDArray[np.intp], n: int, k: int) -> NDArray[np.
     return ideal
 
 
+@dataclass(frozen=True, slots=True)
+class GroupDraws:
+    """A group's mean ranks: observed, under the permutation null, and bootstrapped.
+
+    They depend on the staff's answers only, so one set serves every customer segment.
+    """
+
+    observed: NDArray[np.float64]  # n
+    null: FloatMatrix  # draws × n
+    bootstrap: FloatMatrix  # draws × n
+
+
+def group_draws(ranks: FloatMatrix, draws: int = 500, seed: int | None = 0) -> GroupDraws:
+    """Draw the null and bootstrap mean ranks of a respondents × attributes rank matrix."""
+    rng = np.random.default_rng(seed)
+    return GroupDraws(
+        np.asarray(ranks.mean(axis=0), dtype=np.float64),
+        _null_mean_ranks(ranks, draws, rng),
+        _bootstrap_mean_ranks(ranks, draws, rng),
+    )
+
+
 def chance_corrected_score(
     ranks: FloatMatrix,
     customer_ranks: NDArray[np.float64],
     k: int,
     *,
-    draws: int = 1000,
+    draws: int = 500,
     seed: int | None = 0,
 ) -> ScoreResult | None:
     """Score the staff's rank matrix (respondents × compared attributes) against customers.
@@ -124,20 +146,26 @@ def chance_corrected_score(
     None when it cannot be defined: no respondents, fewer than two attributes, or customers
     who rank every attribute the same.
     """
-    m, n = ranks.shape
-    if m == 0 or n < 2:
+    if ranks.shape[0] == 0 or ranks.shape[1] < 2:
         return None
+    return score_from_draws(group_draws(ranks, draws, seed), customer_ranks, k)
+
+
+def score_from_draws(
+    group: GroupDraws, customer_ranks: NDArray[np.float64], k: int
+) -> ScoreResult | None:
+    """The score of one group against one customer ranking (see :func:`group_draws`)."""
+    n = len(customer_ranks)
     pairs = pair_weights(customer_ranks)
-    if pairs.total <= 0:
+    if n < 2 or pairs.total <= 0:
         return None
     order = np.argsort(customer_ranks, kind="stable")
     maximum = float(weighted_agreement(ideal_staff(order, n, k), pairs))
     if maximum <= 0:
         return None
-    rng = np.random.default_rng(seed)
-    observed = float(weighted_agreement(staff_top_k(ranks.mean(axis=0), k), pairs))
-    null = weighted_agreement(staff_top_k(_null_mean_ranks(ranks, draws, rng), k), pairs)
-    boot = weighted_agreement(staff_top_k(_bootstrap_mean_ranks(ranks, draws, rng), k), pairs)
+    observed = float(weighted_agreement(staff_top_k(group.observed, k), pairs))
+    null = weighted_agreement(staff_top_k(group.null, k), pairs)
+    boot = weighted_agreement(staff_top_k(group.bootstrap, k), pairs)
     exceed = int(np.count_nonzero(null >= observed - 1e-12))
     low, high = np.percentile(boot, [2.5, 97.5])
     return ScoreResult(
@@ -146,11 +174,11 @@ def chance_corrected_score(
         expected=0.0,
         maximum=maximum,
         # The +1 counts the observed arrangement itself (Phipson & Smyth 2010).
-        p_value=(1 + exceed) / (1 + draws),
+        p_value=(1 + exceed) / (1 + len(null)),
         null_95th=to_score(float(np.percentile(null, 95)), maximum),
         ci_low=to_score(float(low), maximum),
         ci_high=to_score(float(high), maximum),
-        draws=draws,
+        draws=len(null),
     )
 
 
