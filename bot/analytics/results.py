@@ -141,6 +141,7 @@ def surprise_json(surprise: Surprise) -> dict[str, Any]:
         "q_value": surprise.q_value,
         "ci_low": surprise.ci_low,
         "ci_high": surprise.ci_high,
+        "ci_level": surprise.ci_level,
     }
 
 

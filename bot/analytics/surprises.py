@@ -93,6 +93,7 @@ class Surprise:
     q_value: float
     ci_low: float | None
     ci_high: float | None
+    ci_level: float = 0.90  # the interval's level: 1 − 2α (one-sided α at each end)
 
 
 def wilson_interval(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
@@ -269,4 +270,5 @@ def _surprise(c: ShareComparison, q: float, level: float) -> Surprise:
         q_value=q,
         ci_low=low,
         ci_high=high,
+        ci_level=level,
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from bot.analytics import Analysis, GroupResult, SegmentResult
 from bot.model.views import Figures, GroupLine, ReportView, SurpriseKind, SurpriseLine, TrendLine
@@ -79,6 +78,7 @@ def _segment(group: GroupResult | None, wanted: str | None) -> SegmentResult | N
 
 
 def _figures(group: GroupResult, segment: SegmentResult | None, k: int) -> Figures:
+    score = None if segment is None else segment.score
     return Figures(
         respondents=group.respondents,
         alignment_score=(segment.alignment_score or 0) if segment else 0,
@@ -89,19 +89,10 @@ def _figures(group: GroupResult, segment: SegmentResult | None, k: int) -> Figur
         spearman=segment.spearman if segment else None,
         staff_top=(segment.consensus if segment else group.consensus)[:k],
         customer_top=segment.customers.top(k) if segment else (),
-        **_score_figures(segment),
+        score_interval=None if score is None else (score.ci_low, score.ci_high),
+        score_p=None if score is None else score.p_value,
+        chance_95th=None if score is None else score.null_95th,
     )
-
-
-def _score_figures(segment: SegmentResult | None) -> dict[str, Any]:
-    score = None if segment is None else segment.score
-    if score is None:
-        return {}
-    return {
-        "score_interval": (score.ci_low, score.ci_high),
-        "score_p": score.p_value,
-        "chance_95th": score.null_95th,
-    }
 
 
 def _agreement_p(group: GroupResult) -> float | None:

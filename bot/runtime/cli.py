@@ -428,7 +428,8 @@ def surprise_text(surprise: dict[str, Any]) -> str:
     return (
         f"{kind}: {surprise['attribute']} — customers {surprise['customer_share']:.0%}, "
         f"staff {surprise['employee_share']:.0%}, gap {100 * surprise['gap']:+.0f} points "
-        f"(90% interval {100 * low:+.0f} to {100 * high:+.0f}), q = {surprise['q_value']:.3g}"
+        f"({surprise['ci_level']:.0%} interval {100 * low:+.0f} to {100 * high:+.0f}), "
+        f"q = {surprise['q_value']:.3g}"
     )
 
 
