@@ -100,3 +100,15 @@ def test_text_report_states_the_scores_interval_and_chance_level() -> None:
     text = render_report_text(report)
     assert "95% interval" in text
     assert "staff answering at random score 0 on average" in text
+
+
+def test_text_report_says_when_the_score_is_within_chance() -> None:
+    # 12 people naming price, quality, speed against customers who put price 6th: the score
+    # is low and its permutation p large.
+    report = build_report(_input(_top3()), with_chart=False)
+    assert report.figures is not None
+    assert report.figures.score_p is not None
+    assert report.figures.score_p > 0.05
+    assert "cannot be told apart from chance" in render_report_text(report)
+    strong = build_report(_input(_ranking(), people=30), with_chart=False)
+    assert "cannot be told apart from chance" not in render_report_text(strong)

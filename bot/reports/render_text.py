@@ -64,6 +64,9 @@ def joined(items: Sequence[str]) -> str:
     return ", ".join(items) if items else "none"
 
 
+SCORE_ALPHA = 0.05  # above this permutation p the score is within what chance gives
+
+
 def score_meaning(score: int) -> str:
     """One line on what an alignment score (100 = identical, 0 = chance) means."""
     if score <= 0:
@@ -132,10 +135,13 @@ def _score_evidence(figures: Figures) -> list[str]:
     if figures.score_interval is None or figures.chance_95th is None or figures.score_p is None:
         return []
     low, high = figures.score_interval
-    return [
+    line = (
         f"95% interval {low} to {high}; staff answering at random score 0 on average and "
         f"{figures.chance_95th} or more in 1 group of 20 this size (p = {figures.score_p:.3g})."
-    ]
+    )
+    if figures.score_p > SCORE_ALPHA:
+        line += " At this size the score cannot be told apart from chance."
+    return [line]
 
 
 def _capitalised(text: str) -> str:
