@@ -48,7 +48,7 @@ _TIE_DECIMALS = 9  # mean ranks equal up to float noise are ties
 
 @dataclass(frozen=True, slots=True)
 class ScoreResult:
-    """The chance-corrected score with its test and interval (scores on the 0–100 scale)."""
+    """The chance-corrected score with its test and interval (scores from −100 to 100)."""
 
     score: int
     agreement: float  # T

@@ -51,8 +51,8 @@ class ShareComparison:
 
     ``gap`` = customer share − employee share: positive means customers value it more than
     staff think (a blind spot). The counts are kept so an interval for the gap can be
-    computed for the few comparisons that end up flagged; ``customer_count`` and
-    ``customer_size`` are None when the customer share is modelled rather than measured.
+    computed for the comparisons with a small q; without ``customer_count`` and
+    ``customer_size`` there is no interval and the comparison is never flagged.
     """
 
     attribute: str
