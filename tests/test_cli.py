@@ -217,3 +217,65 @@ def test_help_loads_no_database_statistics_or_chart_stack() -> None:
     loaded = set(json.loads(done.stderr.strip().splitlines()[-1]))
     heavy = {"alembic", "sqlalchemy", "scipy", "matplotlib", "numpy", "aiohttp", "botbuilder"}
     assert loaded & heavy == set()
+
+
+# --- `stats` (issue #14; issue #16 item 9) ------------------------------------------------
+
+
+def _stats(*args: str) -> str:
+    result = runner.invoke(cli, ["stats", "--responses", *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_stats_prints_every_segment_not_one() -> None:
+    text = _stats(
+        str(EXAMPLES / "responses.csv"), "--research", str(EXAMPLES / "research_top3.csv")
+    )
+    assert "segment: smb" in text
+    assert "segment: enterprise" in text
+
+
+def test_stats_prints_surprises_in_words_and_the_permutation_p() -> None:
+    text = _stats(
+        str(EXAMPLES / "responses.csv"), "--research", str(EXAMPLES / "research_top3.csv")
+    )
+    surprises = [line for line in text.splitlines() if "surprise:" in line]
+    assert surprises
+    assert all("{" not in line and "'attribute'" not in line for line in surprises)
+    assert "points (90% interval" in surprises[0]
+    assert "kendall_w_permutation_p:" in text
+    assert "alignment_score_permutation_p:" in text
+
+
+def test_stats_research_without_shares_shows_no_modelled_share(tmp_path: Path) -> None:
+    research = str(EXAMPLES / "research_ranking.csv")
+    text = _stats(str(EXAMPLES / "responses.csv"), "--research", research)
+    assert "no share test" in text
+    assert "surprise:" not in text
+    payload = json.loads(_stats(str(EXAMPLES / "responses.csv"), "--research", research, "--json"))
+    assert payload["customer_top_k_share"] is None
+    assert payload["surprises"] == []
+
+
+def test_stats_honours_the_files_k(tmp_path: Path) -> None:
+    names = ["price", "product quality", "reliability", "delivery speed", "customer support"]
+    lines = ["respondent,team,rank_1,rank_2,rank_3,rank_4,rank_5"]
+    lines += [f"r{i},ops," + ",".join(names[i % 2 :] + names[: i % 2]) for i in range(8)]
+    responses = tmp_path / "responses.csv"
+    responses.write_text("\n".join(lines) + "\n")
+    research = str(EXAMPLES / "research_ranking.csv")
+    payload = json.loads(_stats(str(responses), "--research", research, "--json"))
+    assert payload["k"] == 5  # formerly silently min(k, 3)
+    assert payload["employee_top_k_share"]["delivery speed"] == 1.0  # named 4th or 5th
+
+
+def test_stats_refuses_research_with_all_zero_importances(tmp_path: Path) -> None:
+    research = tmp_path / "zero.csv"
+    research.write_text("attribute,importance\nprice,0\nreliability,0\nease of use,0\n")
+    result = runner.invoke(
+        cli, ["stats", "--responses", str(EXAMPLES / "responses.csv"), "--research", str(research)]
+    )
+    assert result.exit_code == 1
+    assert "every importance is 0" in " ".join(result.output.split())  # rich wraps lines
+    assert "Traceback" not in result.output

@@ -820,3 +820,27 @@ def test_json_plausible_studies_never_crash(document: object) -> None:
     else:
         assert_valid(studies)
         assert all(name in DEFAULTS for study in studies for name in study.attributes)
+
+
+# ----------------------------------------------------- degenerate studies (issue #14, item 4)
+
+
+@pytest.mark.parametrize("value", ["0", "4.5"])
+def test_importances_all_equal_are_refused_at_import(value: str) -> None:
+    # Formerly all-zero importances imported and then crashed `alignment stats`; all-equal
+    # ones rank nothing, so every figure against them would be undefined.
+    text = "attribute,importance\n" + "".join(f"{name},{value}\n" for name in DEFAULTS[:4])
+    issues = csv_issues(text)
+    assert any(i.field == "importance" and "every importance is" in i.message for i in issues)
+
+
+def test_top3_counts_all_zero_are_refused_at_import() -> None:
+    text = "attribute,top3_count,sample_size\n" + "".join(f"{n},0,100\n" for n in DEFAULTS[:4])
+    issues = csv_issues(text)
+    assert any(i.field == "top3_count" and "every top3 count is 0" in i.message for i in issues)
+
+
+def test_importances_that_differ_still_import() -> None:
+    text = "attribute,importance\nprice,0\nreliability,0\nease of use,1\n"
+    [study] = parse_research_csv(text, source="test")
+    assert study.form is ResearchForm.IMPORTANCE

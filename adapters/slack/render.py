@@ -244,6 +244,8 @@ def report_blocks(report: ReportView) -> tuple[str, list[Block]]:
     else:
         blocks.extend(_headline(report, figures))
     blocks.extend(_surprises(report.surprises))
+    if report.detectable_gap_text:
+        blocks.append(context(escape(report.detectable_gap_text)))
     blocks.extend(_groups("Teams", report.teams))
     blocks.extend(_groups("Customer segments", report.segments))
     blocks.extend(_trend(report.trend))

@@ -285,6 +285,8 @@ def report_card(report: ReportView) -> Card:
             }
         )
     body += _section("Surprises", [_surprise_line(s) for s in report.surprises])
+    if report.detectable_gap_text:
+        body.append(_text(report.detectable_gap_text))
     body += _section("Teams", [_group_line(t) for t in report.teams])
     body += _section("Customer segments", [_group_line(s) for s in report.segments])
     body += _section("Trend", [_trend_line(t) for t in report.trend])

@@ -14,8 +14,15 @@ from bot.analytics.alignment import rank_correlations, rbo_ext, share_exact_top_
 from bot.analytics.customers import CustomerProfile, customer_profile
 from bot.analytics.ranks import RankMatrix, consensus_order, rank_matrix
 from bot.analytics.results import Analysis, Answer, AnswerLike, GroupResult, SegmentResult, Settings
-from bot.analytics.score import alignment_score
-from bot.analytics.surprises import ShareComparison, Surprise, compare_shares, find_surprises
+from bot.analytics.score import GroupDraws, component_score, group_draws, score_from_draws
+from bot.analytics.surprises import (
+    ShareComparison,
+    Surprise,
+    compare_shares,
+    detectable_gap,
+    find_surprises,
+    rank_gaps,
+)
 from bot.model.research import ResearchStudy
 
 # Mapping is invariant in its key, so a literal {None: study} or {"smb": study} held in a
@@ -24,6 +31,7 @@ Studies = (
     Mapping[str | None, ResearchStudy] | Mapping[str, ResearchStudy] | Mapping[None, ResearchStudy]
 )
 Part = tuple[str | None, ResearchStudy, CustomerProfile, tuple[str, ...]]
+TOP3 = 3  # what a top-3 study measured
 
 
 def analyse(
@@ -41,8 +49,9 @@ def analyse(
     appears twice counts once, with its last answer. ``studies`` maps a customer segment
     (None = all customers) to its research; with none, only staff figures are computed.
     Every group (the organisation, each team) with fewer than ``settings.min_group_size``
-    answers is returned as suppressed. A top-3 study always measured customers' top 3; with
-    a poll k other than 3 its shares are still compared with the staff's top-k shares.
+    answers is returned as suppressed. A top-3 study measured customers' top 3, so its
+    shares are tested against each respondent's first 3 (with a poll k below 3 there is no
+    such share, and no test).
     """
     settings = settings or Settings()
     if k < 1:
@@ -116,8 +125,11 @@ def _group(
         (segment, study, profile, tuple(a for a in names if a in profile.ranks))
         for segment, study, profile in profiles
     ]
-    surprises = _surprises(matrix, counts, partial, settings)
-    segments = tuple(_segment(matrix, consensus, k, settings, part, surprises) for part in partial)
+    surprises = _surprises(matrix, k, partial, settings)
+    draws: dict[tuple[str, ...], GroupDraws] = {}  # segments comparing the same attributes
+    segments = tuple(
+        _segment(matrix, consensus, k, settings, part, surprises, draws) for part in partial
+    )
     return GroupResult(
         respondents=matrix.respondents,
         consensus=consensus,
@@ -131,8 +143,12 @@ def _group(
 
 
 def _surprises(
-    matrix: RankMatrix, counts: NDArray[np.int64], parts: Sequence[Part], settings: Settings
+    matrix: RankMatrix, k: int, parts: Sequence[Part], settings: Settings
 ) -> list[Surprise]:
+    if k < TOP3:
+        return []  # nobody named a top 3 to compare with the customers' top-3 shares
+    # A top-3 study measured customers' top 3: compare it with the staff's top 3, whatever k.
+    counts = matrix.top_k(TOP3).sum(axis=0)
     count_of = dict(zip(matrix.attributes, counts.tolist(), strict=True))
     comparisons: list[ShareComparison] = []
     for _, _, profile, compared in parts:
@@ -149,6 +165,7 @@ def _segment(
     settings: Settings,
     part: Part,
     surprises: Sequence[Surprise],
+    draws: dict[tuple[str, ...], GroupDraws],
 ) -> SegmentResult:
     segment, study, profile, compared = part
     staff = tuple(a for a in consensus if a in profile.ranks)
@@ -158,6 +175,11 @@ def _segment(
     )
     top = min(k, len(compared))
     hits = top_k_hits(staff[:top], profile.top(top))
+    columns = [matrix.attributes.index(a) for a in compared]
+    if compared not in draws:
+        draws[compared] = group_draws(matrix.ranks[:, columns], settings.score_draws, settings.seed)
+    score = score_from_draws(draws[compared], np.array([profile.ranks[a] for a in compared]), top)
+    share_test = profile.measured and k >= TOP3
     return SegmentResult(
         segment=segment,
         customers=profile,
@@ -170,6 +192,17 @@ def _segment(
         spearman=correlations.spearman,
         kendall_tau=correlations.kendall_tau,
         rbo=rbo_ext(staff, profile.order, settings.rbo_p),
-        alignment_score=alignment_score(correlations.spearman, hits, top, len(compared)),
+        alignment_score=None if score is None else score.score,
         surprises=tuple(s for s in surprises if s.segment == segment),
+        score=score,
+        component_score=component_score(correlations.spearman, hits, top, len(compared)),
+        share_test=share_test,
+        detectable_gap=_detectable(matrix.respondents, profile, settings) if share_test else None,
+        rank_gaps=rank_gaps(draws[compared].observed.tolist(), profile, compared),
     )
+
+
+def _detectable(respondents: int, profile: CustomerProfile, settings: Settings) -> float | None:
+    if profile.sample_size is None:
+        return None
+    return detectable_gap(respondents, profile.sample_size, settings.alpha, settings.min_gap)

@@ -18,9 +18,9 @@ class CustomerProfile:
 
     ``ranks``: rank per attribute (1 = most valued; ties get average ranks).
     ``order``: attributes best first, ties broken by name.
-    ``top_k_share``: share of customers putting each attribute in their top k - measured for
-    top-3 studies, modelled for the other forms (see :func:`customer_profile`).
-    ``top_k_count`` and ``sample_size`` are set only when the share was measured.
+    ``top_k_share``: share of customers putting each attribute in their top 3, measured by a
+    top-3 study; empty for the other forms, which measure no share (see
+    :func:`customer_profile`). ``top_k_count`` and ``sample_size`` likewise.
     """
 
     source: str
@@ -35,6 +35,11 @@ class CustomerProfile:
     def top(self, k: int) -> tuple[str, ...]:
         return self.order[:k]
 
+    @property
+    def measured(self) -> bool:
+        """Whether the study measured customer shares (only then is a share test possible)."""
+        return self.top_k_count is not None and self.sample_size is not None
+
 
 def customer_profile(
     study: ResearchStudy, k: int = 3, attributes: Sequence[str] | None = None
@@ -46,12 +51,13 @@ def customer_profile(
     (``scipy.stats.rankdata``). Only the compared attributes are ranked, so ranks run 1..n
     within them.
 
-    Top-k share - the modelling choice: a TOP3 study *measured* it (count / customers asked),
-    so it supports a two-sample test. RANKING and IMPORTANCE studies do not say how many
-    customers put an attribute first, so we assume each customer's top-k picks are
-    proportional to the attribute's weight: share_i = min(1, k · w_i / Σw), with
-    w_i = importance, or n + 1 − rank for rankings. The sample size is then unknown and the
-    share is treated as a fixed reference value, not a measurement with its own error.
+    Top-3 share: a TOP3 study *measured* it (count / customers asked), so it supports a
+    two-sample test. RANKING and IMPORTANCE studies do not say how many customers put an
+    attribute in their top 3, nor how many customers were asked, and one ranking or one set
+    of mean scores cannot fit a choice model with known uncertainty (a Likert shift alone
+    would move a modelled share), so no share is made up: the profile has none and those
+    forms are compared by order only. ``k`` is kept for callers; it no longer changes the
+    profile.
     """
     rows = {row.attribute: row for row in study.rows}
     if len(rows) != len(study.rows):
@@ -64,7 +70,7 @@ def customer_profile(
         ranks = scipy_stats().rankdata(values)
     else:
         ranks = scipy_stats().rankdata(-values)  # more important / chosen more often = better rank
-    share, counts = _top_k_share(study, names, values, ranks, k)
+    share, counts = _top_k_share(study, names, values)
     rank_map = {name: float(r) for name, r in zip(names, ranks, strict=True)}
     order = tuple(sorted(names, key=lambda name: (rank_map[name], name)))
     sample = study.sample_size if counts is not None else None
@@ -91,11 +97,7 @@ def _values(study: ResearchStudy, names: Sequence[str]) -> NDArray[np.float64]:
 
 
 def _top_k_share(
-    study: ResearchStudy,
-    names: Sequence[str],
-    values: NDArray[np.float64],
-    ranks: NDArray[np.float64],
-    k: int,
+    study: ResearchStudy, names: Sequence[str], values: NDArray[np.float64]
 ) -> tuple[dict[str, float], dict[str, int] | None]:
     if study.form is ResearchForm.TOP3:
         size = study.sample_size
@@ -105,9 +107,4 @@ def _top_k_share(
             raise ValueError(f"study {study.source!r}: a count exceeds the customers asked")
         counts = {name: int(v) for name, v in zip(names, values, strict=True)}
         return {name: c / size for name, c in counts.items()}, counts
-    weights = values if study.form is ResearchForm.IMPORTANCE else len(names) + 1 - ranks
-    total = float(weights.sum())
-    if total <= 0:
-        raise ValueError(f"study {study.source!r}: importances are all zero")
-    share = np.minimum(1.0, k * weights / total)
-    return {name: float(s) for name, s in zip(names, share, strict=True)}, None
+    return {}, None

@@ -8,7 +8,8 @@ from typing import Any
 
 from bot.analytics.agreement import Concordance
 from bot.analytics.customers import CustomerProfile
-from bot.analytics.surprises import Surprise
+from bot.analytics.score import ScoreResult
+from bot.analytics.surprises import RankGap, Surprise
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,7 @@ class Settings:
     permutations: int = 2000  # for Kendall's W with fewer than 20 respondents
     seed: int | None = 0  # fixed so the same answers always give the same report
     rbo_p: float = 0.9
+    score_draws: int = 500  # permutation and bootstrap draws for the alignment score
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +55,13 @@ class SegmentResult:
     spearman: float | None
     kendall_tau: float | None
     rbo: float
-    alignment_score: int | None
+    alignment_score: int | None  # chance-corrected: 0 = chance, 100 = identical top k
     surprises: tuple[Surprise, ...]
+    score: ScoreResult | None = None  # the alignment score's test, interval and parts
+    component_score: int | None = None  # the former, not chance-corrected score
+    share_test: bool = True  # False: the research gives no customer shares to test
+    detectable_gap: float | None = None  # smallest share gap a surprise can show at this size
+    rank_gaps: tuple[RankGap, ...] = ()  # customers' rank vs staff rank, largest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +141,7 @@ def surprise_json(surprise: Surprise) -> dict[str, Any]:
         "q_value": surprise.q_value,
         "ci_low": surprise.ci_low,
         "ci_high": surprise.ci_high,
+        "ci_level": surprise.ci_level,
     }
 
 
@@ -153,6 +161,11 @@ _NO_SEGMENT: dict[str, Any] = {
     "kendall_tau": None,
     "rbo": None,
     "alignment_score": None,
+    "alignment_score_detail": None,
+    "component_score": None,
+    "share_test": None,
+    "detectable_gap": None,
+    "rank_gaps": [],
     "surprises": [],
 }
 
@@ -165,7 +178,8 @@ def segment_json(result: SegmentResult) -> dict[str, Any]:
         # Best first, so the mapping reads as the customers' ranking.
         "customer_ranking": {name: customers.ranks[name] for name in customers.order},
         "customer_order": list(customers.order),
-        "customer_top_k_share": dict(customers.top_k_share),
+        # Only a top-3 study measured shares; the other forms give none (None, not a model).
+        "customer_top_k_share": dict(customers.top_k_share) if customers.measured else None,
         "customer_sample_size": customers.sample_size,
         "compared_attributes": list(result.compared),
         "not_in_research": list(result.not_in_research),
@@ -176,7 +190,35 @@ def segment_json(result: SegmentResult) -> dict[str, Any]:
         "kendall_tau": result.kendall_tau,
         "rbo": result.rbo,
         "alignment_score": result.alignment_score,
+        "alignment_score_detail": None if result.score is None else score_json(result.score),
+        "component_score": result.component_score,
+        "share_test": result.share_test,
+        "detectable_gap": result.detectable_gap,
+        "rank_gaps": [rank_gap_json(g) for g in result.rank_gaps],
         "surprises": [surprise_json(s) for s in result.surprises],
+    }
+
+
+def score_json(score: ScoreResult) -> dict[str, Any]:
+    return {
+        "score": score.score,
+        "weighted_tau": score.agreement,
+        "expected_under_null": score.expected,
+        "maximum": score.maximum,
+        "permutation_p": score.p_value,
+        "null_95th_percentile": score.null_95th,
+        "ci_low": score.ci_low,
+        "ci_high": score.ci_high,
+        "draws": score.draws,
+    }
+
+
+def rank_gap_json(gap: RankGap) -> dict[str, Any]:
+    return {
+        "attribute": gap.attribute,
+        "customer_rank": gap.customer_rank,
+        "staff_rank": gap.staff_rank,
+        "difference": gap.difference,
     }
 
 

@@ -1,10 +1,12 @@
-"""Surprises: attributes whose top-k share differs between staff and customers.
+"""Surprises: attributes whose top-3 share differs between staff and customers.
 
-Per attribute we compare the share of employees who put it in their top k with the share of
-customers who did. The p-values of every attribute and every customer segment of one group
-are adjusted together with Benjamini-Hochberg, because reading many gaps at once would
-otherwise turn noise into "findings". A surprise needs both a small q-value and a gap large
-enough to matter in practice.
+Per attribute we compare the share of employees who put it in their top 3 with the share of
+customers who did, which only a top-3 study measured (research in the ranking or importance
+form has no share to test: it is compared by order, see :class:`RankGap`). The p-values of
+every attribute and every customer segment of one group are adjusted together with
+Benjamini-Hochberg, because reading many gaps at once would otherwise turn noise into
+"findings". A surprise needs both a small q-value and an interval for the gap that lies
+wholly beyond the minimum gap worth reporting: a point estimate past 15 points is not enough.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
@@ -24,13 +28,31 @@ Kind = Literal["blind_spot", "overrated"]
 
 
 @dataclass(frozen=True, slots=True)
+class RankGap:
+    """Where customers and staff put one attribute, for research that gives only an order.
+
+    ``difference`` = staff rank − customer rank: positive means staff rank it lower than
+    customers do. Ranks run 1..n over the compared attributes; ties share their mean rank.
+    Descriptive only: one customer ranking carries no sampling error to test against.
+    """
+
+    attribute: str
+    customer_rank: float
+    staff_rank: float
+
+    @property
+    def difference(self) -> float:
+        return self.staff_rank - self.customer_rank
+
+
+@dataclass(frozen=True, slots=True)
 class ShareComparison:
     """One attribute's staff-vs-customer test, before the multiple-testing adjustment.
 
     ``gap`` = customer share − employee share: positive means customers value it more than
     staff think (a blind spot). The counts are kept so an interval for the gap can be
-    computed for the few comparisons that end up flagged; ``customer_count`` and
-    ``customer_size`` are None when the customer share is modelled rather than measured.
+    computed for the comparisons with a small q; without ``customer_count`` and
+    ``customer_size`` there is no interval and the comparison is never flagged.
     """
 
     attribute: str
@@ -51,8 +73,7 @@ class ShareComparison:
         return self.customer_share - self.employee_share
 
     def interval(self, level: float = 0.95) -> tuple[float | None, float | None]:
-        """Newcombe interval for the gap; (None, None) for a modelled customer share, which
-        has no sampling error we could know."""
+        """Newcombe interval for the gap; (None, None) without the customers' counts."""
         if self.customer_count is None or self.customer_size is None:
             return None, None
         return newcombe_interval(
@@ -72,6 +93,7 @@ class Surprise:
     q_value: float
     ci_low: float | None
     ci_high: float | None
+    ci_level: float = 0.90  # the interval's level: 1 − 2α (one-sided α at each end)
 
 
 def wilson_interval(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
@@ -81,12 +103,19 @@ def wilson_interval(successes: int, trials: int, level: float = 0.95) -> tuple[f
     tests assert they agree), written out because binomtest also runs an exact two-sided
     test on construction, about 1 ms a call, which adds up over teams × attributes.
     """
-    z = float(scipy_stats().norm.isf((1 - level) / 2))
+    z = _normal_quantile(1 - (1 - level) / 2)
     p = successes / trials
     centre = p + z * z / (2 * trials)
     spread = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
     denominator = 1 + z * z / trials
     return max(0.0, (centre - spread) / denominator), min(1.0, (centre + spread) / denominator)
+
+
+@cache
+def _normal_quantile(probability: float) -> float:
+    # The standard library's inverse normal: scipy's norm.isf costs ~0.2 ms a call, and an
+    # interval is computed for every comparison with a small q.
+    return NormalDist().inv_cdf(probability)
 
 
 def newcombe_interval(
@@ -133,32 +162,56 @@ def compare_shares(
     profile: CustomerProfile,
     attributes: Sequence[str],
 ) -> list[ShareComparison]:
-    """Test each of ``attributes`` (counts in the same order) against the customer profile.
+    """Test each of ``attributes`` (staff top-3 counts in the same order) against customers.
 
-    Measured customer shares (top-3 studies) get the two-proportion test. Modelled shares
-    have no sample size, so the employees' count is tested against the share as a fixed
-    value with the exact binomial test (``scipy.stats.binomtest``).
+    Only measured shares (a top-3 study's counts and sample size) are tested, with the
+    two-proportion test; a profile without them gives no comparison at all.
     """
+    if profile.top_k_count is None or profile.sample_size is None:
+        return []
     counts = np.asarray(employee_counts, dtype=np.int64)
-    shares = [profile.top_k_share[name] for name in attributes]
-    if profile.top_k_count is not None and profile.sample_size is not None:
-        customer = np.array([profile.top_k_count[name] for name in attributes], dtype=np.int64)
-        size: int | None = profile.sample_size
-        ps = two_proportion_p(customer, profile.sample_size, counts, respondents)
-        customer_counts: list[int | None] = [int(c) for c in customer]
-    else:
-        size = None
-        ps = np.array(
-            [
-                scipy_stats().binomtest(int(c), respondents, s).pvalue
-                for c, s in zip(counts, shares, strict=True)
-            ]
-        )
-        customer_counts = [None] * len(attributes)
+    customer = np.array([profile.top_k_count[name] for name in attributes], dtype=np.int64)
+    ps = two_proportion_p(customer, profile.sample_size, counts, respondents)
     return [
-        ShareComparison(name, profile.segment, int(c), respondents, s, float(p), cc, size)
-        for name, c, s, p, cc in zip(attributes, counts, shares, ps, customer_counts, strict=True)
+        ShareComparison(
+            name,
+            profile.segment,
+            int(count),
+            respondents,
+            int(chosen) / profile.sample_size,
+            float(p),
+            int(chosen),
+            profile.sample_size,
+        )
+        for name, count, chosen, p in zip(attributes, counts, customer, ps, strict=True)
     ]
+
+
+def rank_gaps(
+    staff_mean_ranks: Sequence[float], profile: CustomerProfile, attributes: Sequence[str]
+) -> tuple[RankGap, ...]:
+    """Customers' rank against the staff's consensus rank per attribute, largest gap first."""
+    staff = scipy_stats().rankdata(np.round(np.asarray(staff_mean_ranks, dtype=np.float64), 9))
+    customers = scipy_stats().rankdata([profile.ranks[name] for name in attributes])
+    gaps = [
+        RankGap(name, float(c), float(s))
+        for name, c, s in zip(attributes, customers, staff, strict=True)
+    ]
+    return tuple(sorted(gaps, key=lambda g: (-abs(g.difference), g.customer_rank, g.attribute)))
+
+
+def detectable_gap(
+    respondents: int, customer_size: int, alpha: float = 0.05, min_gap: float = 0.15
+) -> float:
+    """About the smallest share gap a surprise can show with these group sizes.
+
+    The gap's interval must clear ``min_gap`` entirely, so the observed gap must exceed it
+    by the interval's half-width; at the least favourable shares (50 %) that is
+    z·sqrt(¼/m + ¼/N) (the normal approximation of the Newcombe interval used to flag).
+    """
+    z = _normal_quantile(1 - alpha)
+    half_width = z * math.sqrt(0.25 / respondents + 0.25 / customer_size)
+    return min(1.0, min_gap + half_width)
 
 
 def q_values(p_values: Sequence[float]) -> list[float]:
@@ -174,24 +227,38 @@ def q_values(p_values: Sequence[float]) -> list[float]:
 def find_surprises(
     comparisons: Sequence[ShareComparison], alpha: float = 0.05, min_gap: float = 0.15
 ) -> list[Surprise]:
-    """Flag comparisons with BH q < ``alpha`` and |gap| ≥ ``min_gap``, largest gap first.
+    """Flag comparisons with BH q < ``alpha`` whose whole gap interval lies beyond
+    ``min_gap``, largest gap first.
 
-    All comparisons passed in form one family for the adjustment, so pass every attribute of
-    every segment of a group together.
+    The interval is Newcombe's at level 1 − 2α: its lower end (for a blind spot, the upper
+    end for an overrated attribute) is then a one-sided α test that the true gap exceeds
+    ``min_gap``, the question a surprise answers. A comparison without the customers' counts
+    has no interval and is never flagged. All comparisons passed in form one family for the
+    adjustment, so pass every attribute of every segment of a group together.
     """
     flagged = []
     qs = q_values([c.p_value for c in comparisons])
     for c, q in zip(comparisons, qs, strict=True):
-        # A tiny tolerance keeps a gap of exactly min_gap (e.g. 0.65 − 0.5) from being lost
-        # to float rounding.
-        if q < alpha and abs(c.gap) >= min_gap - 1e-12:
-            flagged.append(_surprise(c, q))
+        if q >= alpha:
+            continue
+        surprise = _surprise(c, q, 1 - 2 * alpha)
+        if _beyond(surprise, min_gap):
+            flagged.append(surprise)
     return sorted(flagged, key=lambda s: (-abs(s.gap), s.attribute, s.segment or ""))
 
 
-def _surprise(c: ShareComparison, q: float) -> Surprise:
+def _beyond(surprise: Surprise, min_gap: float) -> bool:
+    # A tiny tolerance keeps a bound of exactly min_gap from being lost to float rounding.
+    if surprise.ci_low is None or surprise.ci_high is None:
+        return False
+    if surprise.kind == "blind_spot":
+        return surprise.ci_low >= min_gap - 1e-12
+    return surprise.ci_high <= -min_gap + 1e-12
+
+
+def _surprise(c: ShareComparison, q: float, level: float) -> Surprise:
     kind: Kind = "blind_spot" if c.gap > 0 else "overrated"
-    low, high = c.interval()  # only for flagged ones: the interval costs two scipy calls
+    low, high = c.interval(level)  # only for small q: the interval costs two scipy calls
     return Surprise(
         attribute=c.attribute,
         segment=c.segment,
@@ -203,4 +270,5 @@ def _surprise(c: ShareComparison, q: float) -> Surprise:
         q_value=q,
         ci_low=low,
         ci_high=high,
+        ci_level=level,
     )

@@ -72,6 +72,11 @@ class Figures:
     spearman: float | None
     staff_top: tuple[str, ...]
     customer_top: tuple[str, ...]
+    # The score's 95 % bootstrap interval, its permutation p-value and the score chance alone
+    # reaches in 1 group of 20 of this size; None when unknown.
+    score_interval: tuple[int, int] | None = None
+    score_p: float | None = None
+    chance_95th: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +119,18 @@ class ReportView:
     chart_png: bytes | None = field(default=None, repr=False)
     team: str | None = None  # the team the report is filtered to, if any
     segment: str | None = None  # the customer segment asked for, if any
+    # Smallest share gap (0–1) a surprise can show at this group size; None without a share
+    # test (no research, or research that gives no customer shares).
+    detectable_gap: float | None = None
+
+    @property
+    def detectable_gap_text(self) -> str | None:
+        """E.g. "With 12 answers, only gaps above 39 points can be seen." """
+        if self.figures is None or self.detectable_gap is None:
+            return None
+        points = round(100 * self.detectable_gap)
+        answers = self.figures.respondents
+        return f"With {answers} answers, only gaps above {points} points can be seen."
 
     @property
     def response_rate(self) -> float | None:

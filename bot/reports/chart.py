@@ -41,7 +41,10 @@ class ChartData:
 
     attributes: tuple[str, ...]
     employee_share: tuple[float, ...]  # share of staff putting it in their top k
-    customer_share: tuple[float, ...]  # customers' top-k share (or expected share)
+    # Customers' measured top-3 share; None when the research gives only an order: then no
+    # customer bars are drawn (a made-up share would look measured) and rows keep the
+    # order given, which should be the customers'.
+    customer_share: tuple[float, ...] | None
     surprises: Mapping[str, SurpriseKind]
     k: int
     title: str
@@ -50,7 +53,8 @@ class ChartData:
 
     def __post_init__(self) -> None:
         n = len(self.attributes)
-        if len(self.employee_share) != n or len(self.customer_share) != n:
+        customers = n if self.customer_share is None else len(self.customer_share)
+        if len(self.employee_share) != n or customers != n:
             raise ValueError("attributes, employee_share and customer_share differ in length")
 
 
@@ -86,13 +90,19 @@ def chart_figure(data: ChartData) -> Any:
 
 
 def _sorted_rows(data: ChartData) -> list[tuple[str, float, float]]:
+    if data.customer_share is None:
+        return [(a, s, 0.0) for a, s in zip(data.attributes, data.employee_share, strict=True)]
     rows = zip(data.attributes, data.employee_share, data.customer_share, strict=True)
     return sorted(rows, key=lambda row: (-row[2], row[0]))
 
 
 def _draw_shares(ax: Any, data: ChartData) -> None:
     rows = _sorted_rows(data)
-    ax.set_title(f"Share putting each attribute in their top {data.k}", fontsize=11, loc="left")
+    measured = data.customer_share is not None
+    title = f"Share putting each attribute in their top {data.k}"
+    if not measured:
+        title += " (the research gives customers' order, not their shares)"
+    ax.set_title(title, fontsize=11, loc="left")
     if not rows:
         ax.text(0.5, 0.5, "No data", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
@@ -102,10 +112,11 @@ def _draw_shares(ax: Any, data: ChartData) -> None:
     staff = [100.0 * row[1] for row in rows]
     customers = [100.0 * row[2] for row in rows]
     _mark_surprises(ax, rows, data.surprises)
-    ax.barh([y - height / 2 for y in positions], customers, height, color=CUSTOMER_COLOUR)
+    if measured:
+        ax.barh([y - height / 2 for y in positions], customers, height, color=CUSTOMER_COLOUR)
+        for y, value in zip(positions, customers, strict=True):
+            ax.text(value + 0.8, y - height / 2, f"{value:.0f}%", va="center", fontsize=8)
     ax.barh([y + height / 2 for y in positions], staff, height, color=STAFF_COLOUR)
-    for y, value in zip(positions, customers, strict=True):
-        ax.text(value + 0.8, y - height / 2, f"{value:.0f}%", va="center", fontsize=8)
     for y, value in zip(positions, staff, strict=True):
         ax.text(value + 0.8, y + height / 2, f"{value:.0f}%", va="center", fontsize=8)
     ax.set_yticks(positions, [row[0] for row in rows], fontsize=10)
@@ -122,7 +133,7 @@ def _draw_shares(ax: Any, data: ChartData) -> None:
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.legend(
-        handles=_legend_handles(data.surprises),
+        handles=_legend_handles(data.surprises, measured),
         loc="upper left",
         bbox_to_anchor=(1.01, 1.0),
         fontsize=9,
@@ -139,14 +150,12 @@ def _mark_surprises(
             ax.axhspan(y - 0.48, y + 0.48, color=SURPRISE_COLOURS[kind], alpha=0.12, lw=0)
 
 
-def _legend_handles(surprises: Mapping[str, SurpriseKind]) -> list[Any]:
+def _legend_handles(surprises: Mapping[str, SurpriseKind], measured: bool) -> list[Any]:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    handles: list[Any] = [
-        Patch(color=CUSTOMER_COLOUR, label="customers"),
-        Patch(color=STAFF_COLOUR, label="staff"),
-    ]
+    handles: list[Any] = [Patch(color=CUSTOMER_COLOUR, label="customers")] if measured else []
+    handles.append(Patch(color=STAFF_COLOUR, label="staff"))
     for kind in SurpriseKind:
         if kind in surprises.values():
             handles.append(

@@ -64,8 +64,13 @@ def joined(items: Sequence[str]) -> str:
     return ", ".join(items) if items else "none"
 
 
+SCORE_ALPHA = 0.05  # above this permutation p the score is within what chance gives
+
+
 def score_meaning(score: int) -> str:
-    """One line on what an alignment score (0–100) means."""
+    """One line on what an alignment score (100 = identical, 0 = chance) means."""
+    if score <= 0:
+        return "no better than staff answering at random."
     if score >= 80:
         return "staff and customers largely agree on what matters most."
     if score >= 60:
@@ -92,6 +97,8 @@ def render_report_text(report: ReportView, *, min_answers: int | None = None) ->
     lines.append(f"- Responses: {_response_rate(figures.respondents, report.invited)}")
     lines += ["", *_headline(report, figures)]
     lines += _surprises(report.surprises)
+    if report.detectable_gap_text:
+        lines += ["", report.detectable_gap_text]
     lines += _group_table("Teams", "Team", report.teams, figures.k)
     lines += _group_table("Segments", "Segment", report.segments, figures.k)
     lines += _trend(report.trend)
@@ -114,12 +121,27 @@ def _headline(report: ReportView, figures: Figures) -> list[str]:
     return [
         f"## Alignment score: {score}/100",
         _capitalised(score_meaning(score)),
+        *_score_evidence(figures),
         "",
         f"- Internal agreement: {_agreement(report.agreement_label, figures.kendall_w)}",
         f"- Top-{figures.k} match: {figures.top_hits} of {figures.k}",
         f"- Staff top {figures.k}: {joined(figures.staff_top)}",
         f"- Customers' top {figures.k}: {joined(figures.customer_top)}",
     ]
+
+
+def _score_evidence(figures: Figures) -> list[str]:
+    """The score's interval and what chance alone would give (0 = chance, 100 = identical)."""
+    if figures.score_interval is None or figures.chance_95th is None or figures.score_p is None:
+        return []
+    low, high = figures.score_interval
+    line = (
+        f"95% interval {low} to {high}; staff answering at random score 0 on average and "
+        f"{figures.chance_95th} or more in 1 group of 20 this size (p = {figures.score_p:.3g})."
+    )
+    if figures.score_p > SCORE_ALPHA:
+        line += " At this size the score cannot be told apart from chance."
+    return [line]
 
 
 def _capitalised(text: str) -> str:

@@ -60,6 +60,7 @@ def build_report(data: ReportInput, *, with_chart: bool = True) -> ReportView:
         notes=notes,
         team=data.team,
         segment=data.segment,
+        detectable_gap=segment.detectable_gap if segment and group else None,
     )
     if not with_chart or group is None or segment is None:
         return report
@@ -103,6 +104,7 @@ def _same_segment(group: GroupResult | None, segment: SegmentResult) -> SegmentR
 
 
 def _figures(group: GroupResult, segment: SegmentResult | None, k: int) -> Figures:
+    score = None if segment is None else segment.score
     return Figures(
         respondents=group.respondents,
         alignment_score=(segment.alignment_score or 0) if segment else 0,
@@ -113,6 +115,9 @@ def _figures(group: GroupResult, segment: SegmentResult | None, k: int) -> Figur
         spearman=segment.spearman if segment else None,
         staff_top=(segment.consensus if segment else group.consensus)[:k],
         customer_top=segment.customers.top(k) if segment else (),
+        score_interval=None if score is None else (score.ci_low, score.ci_high),
+        score_p=None if score is None else score.p_value,
+        chance_95th=None if score is None else score.null_95th,
     )
 
 
@@ -201,22 +206,42 @@ def _notes(
         return tuple(notes)
     if segment.not_in_research:
         notes.append("Not covered by the research: " + ", ".join(segment.not_in_research) + ".")
-    if not segment.surprises:
+    if not segment.share_test:
+        notes.append(_order_note(segment))
+    elif not segment.surprises:
         notes.append("No surprises: no attribute's share differs significantly from customers'.")
     return tuple(notes)
+
+
+def _order_note(segment: SegmentResult) -> str:
+    """Research without customer shares: say so, and name the largest order differences."""
+    note = (
+        "The research gives customers' order, not how many chose each attribute, so no "
+        "share is tested for surprises."
+    )
+    gaps = [g for g in segment.rank_gaps if abs(g.difference) >= 2][:3]
+    if gaps:
+        note += " Largest rank differences: " + "; ".join(
+            f"{g.attribute} (customers #{g.customer_rank:g}, staff #{g.staff_rank:g})" for g in gaps
+        )
+        note += "."
+    return note
 
 
 def _chart_data(
     group: GroupResult, segment: SegmentResult, data: ReportInput, scope: str
 ) -> ChartData:
-    names = segment.compared
+    customers = segment.customers
+    # Without measured shares the rows follow the customers' order instead of their shares.
+    names = segment.compared if customers.measured else customers.order
+    shares = tuple(customers.top_k_share[a] for a in names) if customers.measured else None
     scores = list(_score_history(data, segment))
     if segment.alignment_score is not None:
         scores.append((data.round_label, segment.alignment_score))
     return ChartData(
         attributes=names,
         employee_share=tuple(group.employee_top_k_share[name] for name in names),
-        customer_share=tuple(segment.customers.top_k_share[name] for name in names),
+        customer_share=shares,
         surprises={s.attribute: SurpriseKind(s.kind) for s in segment.surprises},
         k=data.analysis.k,
         title=f"{data.title} — staff vs customers, top {data.analysis.k} share",

@@ -356,6 +356,8 @@ def _build(
 
     if form is ResearchForm.RANKING:
         _check_ranking(draft, values, add)
+    if form is ResearchForm.IMPORTANCE:
+        _check_importance(draft, values, add)
     sample_size = draft.sample_size
     if form is ResearchForm.TOP3:
         sample_size = _check_top3(draft, values, sizes, size_failed, add)
@@ -418,6 +420,18 @@ def _check_ranking(draft: _Draft, values: list[int | float | None], add: _Adder)
             add(draft.study_line, "rank", f"ranks must be exactly 1..{count}: {detail}")
 
 
+def _check_importance(draft: _Draft, values: list[int | float | None], add: _Adder) -> None:
+    """Importances that are all equal (all 0 included) rank nothing: no figure could use them."""
+    if any(value is None for value in values) or len(set(values)) != 1:
+        return
+    add(
+        draft.study_line,
+        "importance",
+        f"every importance is {values[0]:g}: the study does not say which attribute matters "
+        "more, so there is nothing to compare with",
+    )
+
+
 def _check_top3(
     draft: _Draft,
     values: list[int | float | None],
@@ -452,6 +466,12 @@ def _check_top3(
             add(item.line, "top3_count", f"count above sample size ({top3} > {n})")
     if all(top3 is not None for top3 in values):
         total = sum(top3 for top3 in values if top3 is not None)
+        if total == 0:
+            add(
+                draft.study_line,
+                "top3_count",
+                "every top3 count is 0: no customer named any attribute",
+            )
         if total > TOP_K * n:
             add(
                 draft.study_line,

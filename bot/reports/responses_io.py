@@ -107,6 +107,20 @@ def _layout(
     return respondent, team, [ranks[n] for n in sorted(ranks)]
 
 
+def rank_column_count(text: str) -> int:
+    """k as the file asked it: how many rank_N columns the header has (0 if it has none).
+
+    Answers may be shorter than k (trailing cells empty), so k cannot be read off the
+    answers; the header is what says how many places were asked for.
+    """
+    issues: list[ImportIssue] = []
+    records, _ = read_csv_records(text, issues)
+    if issues or not records:
+        return 0
+    layout = _layout(records[0][0], records[0][1], issues)
+    return 0 if layout is None else len(layout[2])
+
+
 def parse_responses_csv(
     text: str, *, known_attributes: Collection[str] | None = None
 ) -> list[Response]:

@@ -446,25 +446,52 @@ def stats(
     _print_stats(payload)
 
 
-def _print_stats(payload: dict[str, object]) -> None:
+def _print_stats(payload: dict[str, Any]) -> None:
     if payload.get("suppressed"):
         out.print("Too few respondents to report.")
         return
-    for key in (
-        "respondents",
-        "consensus",
-        "kendall_w",
-        "kendall_w_p",
-        "customer_order",
-        "top3_hits",
-        "spearman",
-        "kendall_tau",
-        "rbo",
-        "alignment_score",
-    ):
+    for key in ("respondents", "k", "consensus"):
         out.print(f"{key}: {payload.get(key)}", markup=False)
-    for surprise in payload.get("surprises", []):  # type: ignore[attr-defined]
-        out.print(f"surprise: {surprise}", markup=False)
+    out.print(f"kendall_w: {payload.get('kendall_w')}", markup=False)
+    out.print(f"kendall_w_p: {payload.get('kendall_w_p')}", markup=False)
+    out.print(f"kendall_w_permutation_p: {payload.get('kendall_w_permutation_p')}", markup=False)
+    # Every segment, not only the headline: a two-segment file has two comparisons.
+    for segment in payload.get("segments", []):
+        _print_segment(segment)
+
+
+def _print_segment(segment: dict[str, Any]) -> None:
+    name = segment["customer_segment"] or "all customers"
+    out.print(f"\nsegment: {name} ({segment['customer_source']})", markup=False)
+    for key in ("customer_order", "top3_hits", "spearman", "kendall_tau", "rbo"):
+        out.print(f"  {key}: {segment.get(key)}", markup=False)
+    out.print(f"  alignment_score: {segment['alignment_score']}", markup=False)
+    detail = segment.get("alignment_score_detail")
+    if detail:
+        out.print(
+            f"  alignment_score_interval: {detail['ci_low']} to {detail['ci_high']} (95%)\n"
+            f"  alignment_score_permutation_p: {detail['permutation_p']:.4g}\n"
+            f"  alignment_score_chance_95th: {detail['null_95th_percentile']}",
+            markup=False,
+        )
+    if not segment.get("share_test"):
+        out.print("  surprises: no share test (the research gives no customer shares)")
+        return
+    out.print(f"  detectable_gap: {100 * segment['detectable_gap']:.0f} points", markup=False)
+    for surprise in segment.get("surprises", []):
+        out.print(f"  surprise: {surprise_text(surprise)}", markup=False)
+
+
+def surprise_text(surprise: dict[str, Any]) -> str:
+    """One surprise in words, e.g. ``blind spot: support — customers 62%, staff 18% …``."""
+    kind = surprise["kind"].replace("_", " ")
+    low, high = surprise["ci_low"], surprise["ci_high"]
+    return (
+        f"{kind}: {surprise['attribute']} — customers {surprise['customer_share']:.0%}, "
+        f"staff {surprise['employee_share']:.0%}, gap {100 * surprise['gap']:+.0f} points "
+        f"({surprise['ci_level']:.0%} interval {100 * low:+.0f} to {100 * high:+.0f}), "
+        f"q = {surprise['q_value']:.3g}"
+    )
 
 
 @cli.command()

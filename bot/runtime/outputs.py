@@ -18,7 +18,7 @@ from bot.model.research import ResearchStudy
 from bot.model.views import ReportView
 from bot.reports.render_text import render_report_text
 from bot.reports.research_io import parse_research
-from bot.reports.responses_io import parse_responses_csv
+from bot.reports.responses_io import parse_responses_csv, rank_column_count
 from bot.rounds.service import RoundService
 
 
@@ -123,14 +123,11 @@ def offline_stats(
     studies = parse_research(research_text, filename=research_name, segment=segment)
     names = _attribute_names(studies)
     responses = parse_responses_csv(responses_text, known_attributes=names)
-    k = max((len(r.ranking) for r in responses), default=3)
+    # The round's k is the number of rank columns the file has (answers may stop early).
+    k = rank_column_count(responses_text)
     answers = [(r.respondent, (r.team,) if r.team else (), r.ranking) for r in responses]
     return analyse(
-        names,
-        answers,
-        {study.segment: study for study in studies},
-        k=min(k, 3) if k < len(names) else 3,
-        settings=settings,
+        names, answers, {study.segment: study for study in studies}, k=k, settings=settings
     )
 
 

@@ -36,14 +36,18 @@ def test_perfect_match_scores_100() -> None:
     assert seg.alignment_score == 100
 
 
-def test_reversed_scores_0() -> None:
+def test_reversed_scores_below_chance() -> None:
+    # The chance-corrected score shows worse than chance as it is (the former score, kept
+    # as ``component_score``, clipped it to 0).
     rest = tuple(sorted(ATTRS[3:]))
     order = ("price", "quality", "speed", *rest)
     result = analyse(ATTRS, _agreeing(6), {None: ranking_study(order[::-1])})
     assert result.headline is not None
     assert result.headline.spearman == pytest.approx(-1.0)
     assert result.headline.top3_hits == 0
-    assert result.headline.alignment_score == 0
+    assert result.headline.component_score == 0
+    assert result.headline.alignment_score is not None
+    assert result.headline.alignment_score < 0
 
 
 def test_small_teams_are_suppressed_without_any_figure() -> None:

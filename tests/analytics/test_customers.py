@@ -18,21 +18,27 @@ def test_top3_form_measures_shares_and_ranks_by_count_with_average_ties() -> Non
     assert profile.sample_size == 300
 
 
-def test_importance_form_models_shares_capped_at_one() -> None:
+def test_importance_form_ranks_and_measures_no_share() -> None:
+    # Formerly a share min(1, k·w/Σw) was modelled and tested as if measured; an importance
+    # study measures no share, so none is given (issue #14).
     study = importance_study({"a": 8.0, "b": 1.0, "c": 1.0})
     profile = customer_profile(study, k=2)
     assert profile.ranks == {"a": 1.0, "b": 2.5, "c": 2.5}
-    # share = min(1, k·w/Σw): a = min(1, 2·8/10) = 1, b = c = 2·1/10 = 0.2.
-    assert profile.top_k_share == pytest.approx({"a": 1.0, "b": 0.2, "c": 0.2})
+    assert profile.top_k_share == {}
+    assert not profile.measured
     assert profile.sample_size is None
     assert profile.top_k_count is None
 
 
-def test_ranking_form_weights_are_n_plus_one_minus_rank() -> None:
+def test_ranking_form_keeps_the_order_and_measures_no_share() -> None:
     profile = customer_profile(ranking_study(["x", "y", "z", "w"]), k=1)
-    # w = 4, 3, 2, 1; Σ = 10; k = 1 → 0.4, 0.3, 0.2, 0.1.
-    assert profile.top_k_share == pytest.approx({"x": 0.4, "y": 0.3, "z": 0.2, "w": 0.1})
+    assert profile.top_k_share == {}
+    assert not profile.measured
     assert profile.order == ("x", "y", "z", "w")
+
+
+def test_top3_form_is_measured() -> None:
+    assert customer_profile(top3_study({"a": 3, "b": 1}, 5)).measured
 
 
 def test_restricting_to_asked_attributes_reranks_within_them() -> None:

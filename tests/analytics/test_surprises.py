@@ -8,13 +8,14 @@ from bot.analytics import (
     ShareComparison,
     compare_shares,
     customer_profile,
+    detectable_gap,
     find_surprises,
     newcombe_interval,
     two_proportion_p,
     wilson_interval,
 )
 
-from .conftest import importance_study, top3_study
+from .conftest import importance_study, ranking_study, top3_study
 
 
 def test_newcombe_method_10_published_examples() -> None:
@@ -59,12 +60,12 @@ def test_measured_shares_use_two_proportion_test_and_interval() -> None:
     assert b.employee_share == 0.5
 
 
-def test_modelled_shares_use_exact_binomial_and_no_interval() -> None:
+def test_research_without_measured_shares_is_not_share_tested() -> None:
+    # Formerly a modelled share was tested with an exact binomial test as if measured.
     profile = customer_profile(importance_study({"a": 3.0, "b": 1.0, "c": 1.0, "d": 1.0}), k=1)
-    [a, *_] = compare_shares([10, 30, 30, 30], 100, profile, ["a", "b", "c", "d"])
-    assert a.customer_share == pytest.approx(0.5)
-    assert a.p_value == pytest.approx(stats.binomtest(10, 100, 0.5).pvalue)
-    assert a.interval() == (None, None)
+    assert compare_shares([10, 30, 30, 30], 100, profile, ["a", "b", "c", "d"]) == []
+    ranking = customer_profile(ranking_study(["a", "b", "c"]))
+    assert compare_shares([10, 30, 30], 100, ranking, ["a", "b", "c"]) == []
 
 
 BH_1995 = [
@@ -73,8 +74,17 @@ BH_1995 = [
 ]  # fmt: skip
 
 
+SIZE = 10_000  # large samples: the gap's interval is narrow, so p-values decide alone
+
+
 def _comparisons(p_values: list[float], gap: float = 0.5) -> list[ShareComparison]:
-    return [ShareComparison(f"attr{i:02d}", None, 0, 100, gap, p) for i, p in enumerate(p_values)]
+    # Staff share 0, customer share ``gap``, both measured on SIZE people. (Flagging now
+    # needs the gap's interval, hence the counts; before issue #14 it used the point gap.)
+    count = round(gap * SIZE)
+    return [
+        ShareComparison(f"attr{i:02d}", None, 0, SIZE, count / SIZE, p, count, SIZE)
+        for i, p in enumerate(p_values)
+    ]
 
 
 def test_benjamini_hochberg_paper_example() -> None:
@@ -99,11 +109,39 @@ def test_small_gaps_are_not_surprises_however_significant() -> None:
 
 
 def test_kind_and_sign() -> None:
-    blind = ShareComparison("quality", "smb", 10, 100, 0.6, 1e-6)
-    over = ShareComparison("price", "smb", 80, 100, 0.3, 1e-6)
+    blind = ShareComparison("quality", "smb", 10, 100, 0.6, 1e-6, 60, 100)
+    over = ShareComparison("price", "smb", 80, 100, 0.3, 1e-6, 30, 100)
     by_name = {s.attribute: s for s in find_surprises([blind, over])}
     assert by_name["quality"].kind == "blind_spot"
     assert by_name["quality"].gap == pytest.approx(0.5)
     assert by_name["price"].kind == "overrated"
     assert by_name["price"].gap == pytest.approx(-0.5)
     assert by_name["price"].segment == "smb"
+
+
+def test_a_gap_is_flagged_only_when_its_whole_interval_clears_the_minimum() -> None:
+    # 30 of 50 customers vs 3 of 12 staff: the point gap is 35 points and q is tiny, but the
+    # 90 % Newcombe interval (one-sided 95 %) reaches down to about 3 points, below 15.
+    small = ShareComparison("support", None, 3, 12, 0.6, 1e-6, 30, 50)
+    low, _ = small.interval(0.90)
+    assert small.gap == pytest.approx(0.35)
+    assert low is not None
+    assert low < 0.15
+    assert find_surprises([small]) == []
+    # The same shares measured on 20 times as many people clear it.
+    large = ShareComparison("support", None, 60, 240, 0.6, 1e-6, 600, 1000)
+    [flagged] = find_surprises([large])
+    assert flagged.ci_low is not None
+    assert flagged.ci_low >= 0.15
+
+
+def test_a_comparison_without_counts_has_no_interval_and_is_never_flagged() -> None:
+    assert find_surprises([ShareComparison("a", None, 0, 100, 0.9, 1e-12)]) == []
+
+
+def test_detectable_gap_shrinks_with_group_size() -> None:
+    # 15 points plus z(0.95)·sqrt(¼/12 + ¼/300) = 0.15 + 1.645·0.1472 = 0.392.
+    assert detectable_gap(12, 300) == pytest.approx(
+        0.15 + 1.6449 * (0.25 / 12 + 0.25 / 300) ** 0.5, abs=1e-4
+    )
+    assert detectable_gap(12, 300) > detectable_gap(50, 300) > detectable_gap(500, 300) > 0.15
