@@ -116,7 +116,7 @@ class SlackInbound:
         return CommandInvoked(
             event_id=parse.command_event_id(command),
             user=user,
-            text=str(command.get("text") or "").strip(),
+            text=parse.command_text(command),
             conversation=parse.command_conversation(command),
             user_is_platform_admin=is_admin,
         )

@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from adapters.slack import render
 from adapters.slack.client import SlackApi
+from adapters.slack.directory import SlackDirectory, read_pages
 from bot.model.domain import (
     AudienceKind,
     AudienceSource,
@@ -19,11 +20,16 @@ from bot.model.domain import (
     UserRef,
     WorkspaceRef,
 )
-from bot.model.ports import Capabilities, DeliveryError, UserProfile
+from bot.model.ports import (
+    Capabilities,
+    DeliveryError,
+    Mention,
+    Resolved,
+    UserProfile,
+)
 from bot.model.views import PollView, ReportView
 
 PLATFORM: Final = "slack"
-PAGE_SIZE: Final = 200
 PROFILE_TTL_SECONDS: Final = 600.0
 LOOKUP_CONCURRENCY: Final = 8  # users.info is Tier 4; a few at a time keeps us below it
 SLACKBOT: Final = "USLACKBOT"
@@ -42,6 +48,7 @@ class SlackPort:
         self._ttl = profile_ttl
         self._profiles: dict[str, tuple[float, UserProfile]] = {}
         self._dms: dict[str, ConversationRef] = {}
+        self._directory = SlackDirectory(api)
 
     @property
     def platform(self) -> str:
@@ -214,18 +221,10 @@ class SlackPort:
     async def _pages(
         self, team: str, method: str, key: str, *, limit: bool = True, **params: Any
     ) -> list[Any]:
-        """Every page of a cursor-paginated method, concatenated."""
-        items: list[Any] = []
-        cursor = ""
-        while True:
-            page_params = {**params, "limit": PAGE_SIZE} if limit else dict(params)
-            if cursor:
-                page_params["cursor"] = cursor
-            data = await self._api.call(team, method, **page_params)
-            items.extend(data.get(key) or [])
-            cursor = str((data.get("response_metadata") or {}).get("next_cursor") or "")
-            if not cursor:
-                return items
+        return await read_pages(self._api, team, method, key, limit=limit, **params)
+
+    async def resolve(self, workspace: WorkspaceRef, mention: Mention) -> Resolved:
+        return await self._directory.resolve(workspace, mention)
 
     async def _post(self, conversation: ConversationRef, **params: Any) -> MessageRef:
         data = await self._api.call(

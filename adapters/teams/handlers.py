@@ -10,6 +10,7 @@ from typing import Any
 from adapters.teams import cards
 from adapters.teams.activities import (
     bot_id_of,
+    channel_name_of,
     command_text,
     conversation_of,
     includes_bot,
@@ -74,6 +75,7 @@ class InboundHandler:
             turn.reference(),
             team_id=team_id_of(activity),
             user=user if personal else None,
+            name=channel_name_of(activity),
         )
         details = person_details(activity["from"], activity["serviceUrl"], bot_id_of(activity))
         await self._records.remember_person(user, details)
@@ -102,7 +104,7 @@ class InboundHandler:
         activity = turn.activity
         user = sender_of(activity)
         conversation = conversation_of(activity)
-        text = command_text(str(activity.get("text") or "")) or "help"
+        text = command_text(str(activity.get("text") or ""), activity) or "help"
         event = CommandInvoked(
             event_id=str(activity.get("id") or ""), user=user, text=text, conversation=conversation
         )

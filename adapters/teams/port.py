@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from adapters.teams import cards
 from adapters.teams.activities import PLATFORM, member_ref
+from adapters.teams.directory import TeamsDirectory
 from adapters.teams.records import TeamsRecords
 from adapters.teams.sdk import BotBridge, Json, Turn
 from bot.model.domain import (
@@ -19,7 +20,7 @@ from bot.model.domain import (
     UserRef,
     WorkspaceRef,
 )
-from bot.model.ports import Capabilities, DeliveryError, UserProfile
+from bot.model.ports import Capabilities, DeliveryError, Mention, Resolved, UserProfile
 from bot.model.views import PollView, ReportView
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class TeamsPort:
     def __init__(self, *, bridge: BotBridge, records: TeamsRecords) -> None:
         self._bridge = bridge
         self._records = records
+        self._directory = TeamsDirectory(records)
 
     @property
     def platform(self) -> str:
@@ -154,6 +156,9 @@ class TeamsPort:
                 log.info("Teams member lookup failed, using stored data: %s", exc)
         name = str(person.get("name") or user.display_name or user.user_id)
         return UserProfile(user=UserRef(user.workspace, user.user_id, name), display_name=name)
+
+    async def resolve(self, workspace: WorkspaceRef, mention: Mention) -> Resolved:
+        return await self._directory.resolve(workspace, mention)
 
     async def members(self, workspace: WorkspaceRef, source: AudienceSource) -> Sequence[UserRef]:
         if source.kind is AudienceKind.CHANNEL:

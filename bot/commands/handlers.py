@@ -11,9 +11,11 @@ from pathlib import Path
 
 from bot.commands.context import CoreServices
 from bot.commands.parser import COMMANDS, Command, help_text
+from bot.commands.references import ReferenceProblem, resolve
 from bot.model.defaults import MAX_ATTRIBUTES, MIN_ATTRIBUTES
 from bot.model.domain import ConversationKind, Role
 from bot.model.events import CommandEffect, CommandInvoked, CommandResult
+from bot.model.ports import RefKind, Resolved
 from bot.model.records import (
     AttributeInfo,
     NewSchedule,
@@ -66,7 +68,7 @@ async def run_command(context: CommandContext, command: Command) -> CommandResul
         )
     try:
         return await HANDLERS[command.name](context, command)
-    except (NotFoundError, AudienceError, ScheduleSpecError, UsageError) as exc:
+    except (NotFoundError, AudienceError, ScheduleSpecError, UsageError, ReferenceProblem) as exc:
         return CommandResult(str(exc), ok=False)
 
 
@@ -331,13 +333,16 @@ async def _teams_add(context: CommandContext, command: Command) -> CommandResult
     name = " ".join(command.args[0].split())
     if await _team(context, name, missing_ok=True) is not None:
         return _fail(f"A team called '{name}' already exists.")
-    link = None
+    link, shown = None, ""
     if command.option("channel"):
-        link = f"channel:{command.option('channel').lstrip('#')}"  # type: ignore[union-attr]
+        channel = await _resolve(context, command.option("channel") or "", RefKind.CHANNEL)
+        link, shown = f"channel:{channel.id}", _labelled(channel, "#")
     elif command.option("usergroup"):
-        link = f"usergroup:{command.option('usergroup')}"
+        group = await _resolve(context, command.option("usergroup") or "", RefKind.GROUP)
+        link, shown = f"usergroup:{group.id}", _labelled(group, "@")
     await context.core.store.add_team(context.ws, name, linked_source=link, actor=context.actor)
-    return CommandResult(f"Added team '{name}'." + (f" Members come from {link}." if link else ""))
+    source = f" Members come from {link}{shown}." if link else ""
+    return CommandResult(f"Added team '{name}'.{source}")
 
 
 async def _teams_remove(context: CommandContext, command: Command) -> CommandResult:
@@ -386,18 +391,21 @@ async def _team(context: CommandContext, name: str, *, missing_ok: bool = False)
 
 
 async def _person(context: CommandContext, who: str) -> PersonInfo:
-    """A person by platform id (mentions arrive as ids) or, in the console, by name."""
-    key = who.lstrip("@")
-    people = await context.core.store.list_people(context.ws)
-    for person in people:
-        if (
-            key in (person.user_id, person.display_name)
-            or key.lower() == person.display_name.lower()
-        ):
-            return person
-    if context.workspace.ref.platform == "console":
-        return await context.core.store.ensure_person(context.ws, key, key)
-    return await context.core.store.ensure_person(context.ws, key, "")
+    """A person the platform confirmed, by mention or by name (never a typed name as id)."""
+    found = await _resolve(context, who, RefKind.PERSON)
+    return await context.core.store.ensure_person(context.ws, found.id, found.label)
+
+
+async def _resolve(context: CommandContext, word: str, kind: RefKind) -> Resolved:
+    port = context.core.ports.get(context.workspace.ref.platform)
+    if port is None:
+        raise UsageError(f"'{context.workspace.ref.platform}' is not connected; try again later")
+    return await resolve(port, context.workspace.ref, word, kind)
+
+
+def _labelled(found: Resolved, sigil: str) -> str:
+    """' (#sales)' after an id the person would not recognise; nothing when they are equal."""
+    return "" if found.label in ("", found.id) else f" ({sigil}{found.label})"
 
 
 # -- schedules -----------------------------------------------------------------------------
@@ -432,9 +440,14 @@ async def _schedule_add(context: CommandContext, command: Command) -> CommandRes
         raise UsageError(
             "the reminder must come before the deadline: make remind: shorter than window:"
         )
-    audience = command.option("audience") or "everyone"
-    parse_audience(audience)
-    report = tuple(c.lstrip("#") for c in (command.option("report") or "").split(",") if c)
+    audience = await _audience(context, command.option("audience") or "everyone")
+    report = tuple(
+        [
+            (await _resolve(context, word, RefKind.CHANNEL)).id
+            for word in (command.option("report") or "").split(",")
+            if word
+        ]
+    )
     name = command.option("name") or spec.describe()
     schedule = await context.core.store.add_schedule(
         context.ws,
@@ -454,6 +467,21 @@ async def _schedule_add(context: CommandContext, command: Command) -> CommandRes
         f"Schedule #{schedule.id} added: {spec.describe()} ({zone}), answers open for "
         f"{_human(window)}. Next: {_next(spec.expression, zone, context)}."
     )
+
+
+async def _audience(context: CommandContext, text: str) -> str:
+    """The audience with its channel or group checked and stored by id."""
+    kinds = {"channel": RefKind.CHANNEL, "usergroup": RefKind.GROUP}
+    prefix, _, rest = text.partition(":")
+    if prefix.lower() in kinds and rest:
+        found = await _resolve(context, rest, kinds[prefix.lower()])
+        return f"{prefix.lower()}:{found.id}"
+    if text.startswith(("#", "<#")):
+        return f"channel:{(await _resolve(context, text, RefKind.CHANNEL)).id}"
+    if text.startswith(("@", "<!subteam^")):
+        return f"usergroup:{(await _resolve(context, text, RefKind.GROUP)).id}"
+    parse_audience(text)
+    return text
 
 
 async def _schedule_pause(context: CommandContext, command: Command) -> CommandResult:
@@ -528,9 +556,18 @@ async def _admins_remove(context: CommandContext, command: Command) -> CommandRe
 
 
 async def _principal(context: CommandContext, who: str) -> str:
+    """A person's id, or "usergroup:ID" for a user group (named as such or by its @handle)."""
     if who.startswith("usergroup:"):
-        return who
-    return (await _person(context, who)).user_id
+        return f"usergroup:{(await _resolve(context, who[10:], RefKind.GROUP)).id}"
+    try:
+        return (await _person(context, who)).user_id
+    except ReferenceProblem as not_a_person:
+        if not who.startswith("@"):
+            raise
+        try:  # Slack's "@sales-team" is a group's handle as often as a person's name
+            return f"usergroup:{(await _resolve(context, who, RefKind.GROUP)).id}"
+        except ReferenceProblem:
+            raise not_a_person from None
 
 
 async def _audit(context: CommandContext, _command: Command) -> CommandResult:

@@ -1,8 +1,9 @@
 """Parsing `/alignment …` text into a typed command, the same for every chat platform.
 
 Words are split shell-style, so names with spaces are quoted ("delivery speed"); options are
-`key:value` words anywhere after the verb. Platform mention syntax (Slack's `<@U123|ann>`,
-`<#C123|sales>`, `<!subteam^S1|@leads>`) is reduced to plain ids here, once.
+`key:value` words anywhere after the verb. Mentions (Slack's `<@U123|ann>`, `<#C123|sales>`,
+`<!subteam^S1|@leads>`) stay as they came: the handlers resolve them with the platform
+(``bot.commands.references``), which needs to know whether an id or a typed name arrived.
 """
 
 from __future__ import annotations
@@ -138,16 +139,13 @@ COMMANDS: dict[str, CommandSpec] = {
 
 GROUPS = sorted({name.split(" ")[0] for name in COMMANDS})
 
-_MENTION = re.compile(r"<@([A-Z0-9a-z_.:-]+)(?:\|[^>]*)?>")
-_CHANNEL = re.compile(r"<#([A-Z0-9a-z_-]+)(?:\|[^>]*)?>")
-_SUBTEAM = re.compile(r"<!subteam\^([A-Z0-9a-z_-]+)(?:\|[^>]*)?>")
+# A user group mention on its own (not already an option's value) is the usergroup: option.
+_LONE_SUBTEAM = re.compile(r"(?<![:\w])<!subteam\^")
 _OPTION = re.compile(r"^([a-z]+):(.+)$")
 
 
 def normalise_mentions(text: str) -> str:
-    text = _MENTION.sub(r"\1", text)
-    text = _CHANNEL.sub(r"#\1", text)
-    return _SUBTEAM.sub(r"usergroup:\1", text)
+    return _LONE_SUBTEAM.sub("usergroup:<!subteam^", text)
 
 
 def parse(text: str) -> Command:
