@@ -142,16 +142,20 @@ class SlackInbound:
             await self._open_research_modal(command, respond)
             return
         if result.in_channel and event.conversation is not None:
-            await respond(text=result.text, response_type="in_channel")
             if result.report is not None:
+                # One post: the report's blocks with a plain fallback, then its chart.
                 await self._report_in_channel(event.conversation, result, respond)
+            else:
+                await respond(text=result.text, response_type="in_channel")
             return
-        # With a report, the core's text repeats it in plain words: keep only its lead line.
-        lead = result.text.split("\n\n")[0] if result.report is not None else result.text
-        blocks = [render.section(render.escape(lead))] if lead else []
-        if result.report is not None:
-            blocks.extend(render.report_blocks(result.report)[1])
-        await respond(text=result.text, blocks=blocks[:50], response_type="ephemeral")
+        if result.report is None:
+            blocks = [render.section(render.escape(result.text))] if result.text else []
+            await respond(text=result.text, blocks=blocks, response_type="ephemeral")
+            return
+        fallback, report_blocks = render.report_blocks(result.report)
+        blocks = [render.section(render.escape(result.note))] if result.note else []
+        text = f"{result.note} {fallback}".strip()
+        await respond(text=text, blocks=[*blocks, *report_blocks][:50], response_type="ephemeral")
 
     async def _report_in_channel(
         self, conversation: ConversationRef, result: CommandResult, respond: AsyncRespond

@@ -19,7 +19,7 @@ from bot.model.views import (
     SurpriseLine,
     TrendLine,
 )
-from bot.reports.render_text import ordinal
+from bot.reports.render_text import ordinal, render_report_fallback
 
 Block = dict[str, Any]
 
@@ -246,11 +246,8 @@ def report_blocks(report: ReportView) -> tuple[str, list[Block]]:
     blocks.extend(_trend(report.trend))
     if report.notes:
         blocks.append(context(*(escape(n) for n in report.notes)))
-    return f"{report.title}: {_score_text(figures)}", blocks[:50]
-
-
-def _score_text(figures: Figures | None) -> str:
-    return "too few answers" if figures is None else f"alignment {figures.alignment_score}/100"
+    # The text is the notification and screen-reader version: plain words, no Markdown.
+    return render_report_fallback(report), blocks[:50]
 
 
 def _headline(report: ReportView, figures: Figures) -> list[Block]:

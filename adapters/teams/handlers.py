@@ -25,7 +25,7 @@ from adapters.teams.activities import (
     team_id_of,
     workspace_of,
 )
-from adapters.teams.port import TeamsPort, card_message, person_details, report_message
+from adapters.teams.port import TeamsPort, card_message, person_details
 from adapters.teams.records import TeamsRecords
 from adapters.teams.sdk import Json, Turn
 from bot.model.domain import ConversationKind, ConversationRef, MessageRef, UserRef
@@ -115,10 +115,12 @@ class InboundHandler:
         self, turn: Turn, conversation: ConversationRef, user: UserRef, result: CommandResult
     ) -> None:
         messages: list[Json] = []
-        if result.text:
-            messages.append({"type": "message", "text": result.text})
         if result.report is not None:
-            messages.append(report_message(result.report))
+            # One message: the card and its chart, the note above it; never the core's
+            # Markdown, which Teams would show with its headings and tables as raw text.
+            messages.append(await self._port.report_message(result.report, result.note))
+        elif result.text:
+            messages.append({"type": "message", "text": result.text})
         if result.effect is CommandEffect.OPEN_RESEARCH_IMPORT:
             messages.append(card_message(cards.research_import_card()))
         if result.in_channel or conversation.kind is ConversationKind.DM:

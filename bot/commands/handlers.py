@@ -198,7 +198,8 @@ async def _poll_close(context: CommandContext, command: Command) -> CommandResul
     if closed is None:
         return _fail(f"{round_info.label} was closed a moment ago by someone else.")
     text = render_report_text(closed.report, min_answers=context.core.settings.min_group_size)
-    return CommandResult(f"{round_info.label} is closed.\n\n{text}", report=closed.report)
+    note = f"{round_info.label} is closed."
+    return CommandResult(f"{note}\n\n{text}", report=closed.report, note=note)
 
 
 # -- attributes ----------------------------------------------------------------------------

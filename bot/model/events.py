@@ -62,6 +62,9 @@ class CommandResult:
 
     ``in_channel`` asks the adapter to post the reply (and report, if any) visibly to the
     conversation the command came from instead of privately to the caller.
+
+    With a ``report``, ``text`` is the whole answer in plain words for text-only clients (the
+    console); chat adapters show ``note`` and render the report themselves, as one message.
     """
 
     text: str
@@ -69,6 +72,7 @@ class CommandResult:
     in_channel: bool = False
     effect: CommandEffect = CommandEffect.NONE
     report: ReportView | None = None
+    note: str = ""  # with a report: the sentence shown above it, e.g. "Round 3 is closed."
 
 
 class AnswerStatus(StrEnum):
