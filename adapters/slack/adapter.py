@@ -144,6 +144,9 @@ class SlackAdapter:
         parsed = hygiene.read_body(request.content_type, body)
         if isinstance(parsed, hygiene.Problem):
             return _error(parsed.status, parsed.error)
+        if isinstance(parsed, hygiene.Notice):
+            _log_notice(parsed)
+            return web.Response(status=200)
         event_id = hygiene.event_id_of(parsed)
         if event_id is not None and not self._recent.add(event_id):
             # A retry (X-Slack-Retry-Num) of an event we already took: ack, do not rerun.
@@ -195,6 +198,18 @@ class SlackAdapter:
         except TimeoutError:
             _log.warning("stopped with work after acks still running")
         await self._api.close()
+
+
+def _log_notice(notice: hygiene.Notice) -> None:
+    if notice.kind == "app_rate_limited":
+        # Slack sent no events to this workspace for that minute (more than 30,000 an hour).
+        _log.warning(
+            "Slack rate-limited event delivery: team %s, minute %s",
+            notice.data.get("team_id"),
+            notice.data.get("minute_rate_limited"),
+        )
+    else:
+        _log.info("acknowledged an Events API envelope of unknown type %r", notice.kind)
 
 
 def _bolt_request(request: web.Request, body: hygiene.Body) -> AsyncBoltRequest:
