@@ -19,6 +19,7 @@ from adapters.slack import hygiene
 from adapters.slack.authorize import SharedAuthorize
 from adapters.slack.client import SlackApi, make_client
 from adapters.slack.inbound import SlackInbound
+from adapters.slack.pacing import history_limits
 from adapters.slack.poll_refresh import PollRefresh, Traffic
 from adapters.slack.port import SlackPort
 from adapters.slack.scopes import bot_scopes
@@ -47,7 +48,7 @@ class SlackAdapter:
         self._settings = settings
         self._installations = RecordsInstallationStore(records)
         self._api = SlackApi(base_url=settings.SLACK_API_URL, token_for=self._token_for)
-        self._port = SlackPort(self._api)
+        self._port = SlackPort(self._api, history=history_limits(settings.distribution))
         # Socket Mode alone has no signing secret and no HTTP endpoint to verify.
         self._signing_secret = secret(settings.SLACK_SIGNING_SECRET)
         self._recent = hygiene.RecentIds()

@@ -11,6 +11,7 @@ from typing import Any, Final
 from adapters.slack import render
 from adapters.slack.client import SlackApi
 from adapters.slack.directory import SlackDirectory, read_pages
+from adapters.slack.pacing import TIER_3, HistoryLimits, Pacer
 from bot.model.domain import (
     AudienceKind,
     AudienceSource,
@@ -39,12 +40,21 @@ _log = logging.getLogger(__name__)
 METADATA_EVENT = "alignment_outbox"
 DM_CACHE_SIZE = 200_000
 USERS_LIST_FROM = 200  # audiences larger than this read users.list once instead
-HISTORY_PAGE = 100
 
 
 class SlackPort:
-    def __init__(self, api: SlackApi, *, profile_ttl: float = PROFILE_TTL_SECONDS) -> None:
+    def __init__(
+        self,
+        api: SlackApi,
+        *,
+        profile_ttl: float = PROFILE_TTL_SECONDS,
+        history: HistoryLimits = TIER_3,
+        history_pacer: Pacer | None = None,
+    ) -> None:
         self._api = api
+        self._history = history
+        # conversations.history has the tightest tier we use: wait for a slot, never a 429.
+        self._history_pacer = history_pacer or Pacer(60.0 / history.per_minute)
         self._ttl = profile_ttl
         self._profiles: dict[str, tuple[float, UserProfile]] = {}
         self._dms: dict[str, ConversationRef] = {}
@@ -102,16 +112,19 @@ class SlackPort:
         """The message our outbox sent with ``key``, if it reached the conversation.
 
         The key rides along as Slack message metadata, which conversations.history returns
-        with include_all_metadata; the bot's DMs and report channels are short, so the newest
-        page is enough."""
+        with include_all_metadata. Only a message whose post had begun when its sender died
+        is asked about, one call each, paced to the method's rate tier; the message was the
+        conversation's newest then, so the first page (15 messages under the strictest
+        limits) holds it unless the conversation got that many messages since."""
         conversation = await self._open_dm_now(conversation)
-        data = await self._api.call(
-            conversation.workspace.external_id,
-            "conversations.history",
-            channel=conversation.conversation_id,
-            limit=HISTORY_PAGE,
-            include_all_metadata=True,
-        )
+        async with self._history_pacer.slot(conversation.workspace.external_id):
+            data = await self._api.call(
+                conversation.workspace.external_id,
+                "conversations.history",
+                channel=conversation.conversation_id,
+                limit=self._history.page_size,
+                include_all_metadata=True,
+            )
         for message in data.get("messages") or []:
             payload = (message.get("metadata") or {}).get("event_payload") or {}
             if payload.get("key") == key:

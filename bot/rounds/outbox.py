@@ -66,6 +66,40 @@ class RateLimiter:
         self._next = max(self._next, now + seconds)
 
 
+class StartMarks:
+    """Records that posts are about to begin, one write for all that begin together.
+
+    Each post waits until its mark is stored (a crash right after must find it); posts that
+    ask while a write is under way share the next one, so a fan-out costs a write per batch of
+    concurrent posts, not per message."""
+
+    def __init__(self, write: Callable[[list[int]], Awaitable[None]]) -> None:
+        self._write = write
+        self._waiting: list[tuple[int, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def mark(self, item_id: int) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item_id, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write_all())
+        await done
+
+    async def _write_all(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await self._write([item_id for item_id, _ in batch])
+            except Exception as exc:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+
 @dataclass(frozen=True, slots=True)
 class Renderers:
     """How the outbox turns a stored payload back into a view at send time."""
@@ -99,6 +133,7 @@ class Outbox:
         self._wake = asyncio.Event()
         self._reports: dict[int, ReportView | None] = {}
         self._workspaces: dict[int, WorkspaceInfo] = {}
+        self._starts = StartMarks(self._mark_started)
 
     def wake(self) -> None:
         """New messages were queued: do not wait for the next poll interval."""
@@ -179,7 +214,17 @@ class Outbox:
             now, lease=self._lease, worker=self.worker, limit=limit
         )
         fresh = await self._store.claim_outbox(now, worker=self.worker, limit=limit - len(stale))
-        return [(item, True) for item in stale] + [(item, False) for item in fresh]
+        # A dead worker's claim is uncertain only if its post had begun; the rest of its
+        # claims were still waiting their turn and are simply sent.
+        return [(item, item.send_started) for item in stale] + [(item, False) for item in fresh]
+
+    async def _mark_started(self, item_ids: list[int]) -> None:
+        await self._store.outbox_started(item_ids, at=self._clock())
+
+    async def _about_to_post(self, item: OutboxItem, port: ChatPort) -> None:
+        # Only a port that can look a message up later gains from knowing it was in flight.
+        if isinstance(port, ConfirmsDelivery):
+            await self._starts.mark(item.id)
 
     async def _handle(self, item: OutboxItem, *, uncertain: bool) -> None:
         try:
@@ -262,6 +307,7 @@ class Outbox:
         # so posts leave evenly spaced however long rendering took.
         if item.kind is OutboxKind.TEXT:
             await limiter.wait()
+            await self._about_to_post(item, port)
             return await port.post_text(conversation, str(item.payload["text"]), key=key)
         if item.kind is OutboxKind.POLL:
             poll = await self._renderers.poll(
@@ -270,11 +316,13 @@ class Outbox:
             if poll is None:
                 raise DeliveryError("the round or person no longer exists", retryable=False)
             await limiter.wait()
+            await self._about_to_post(item, port)
             return await port.send_poll(conversation, poll, key=key)
         report = await self._report(workspace, int(item.payload["round_id"]))
         if report is None:
             raise DeliveryError("the round no longer exists", retryable=False)
         await limiter.wait()
+        await self._about_to_post(item, port)
         return await port.post_report(conversation, report, key=key)
 
     async def _report(self, workspace: WorkspaceInfo, round_id: int) -> ReportView | None:

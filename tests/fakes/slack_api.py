@@ -71,6 +71,13 @@ class FakeSlackApi:
     # A steady limit on chat.postMessage, like Slack's per-method tiers: above it, 429.
     post_rate: float | None = None
     _post_times: list[float] = field(default_factory=list)
+    # Slack's 2025 limits for distributed non-Marketplace apps: conversations.history once a
+    # minute per workspace, at most 15 messages a page. ``clock`` lets a test run them in
+    # virtual time.
+    history_per_minute: float | None = None
+    history_page_max: int | None = None
+    clock: Callable[[], float] = time.monotonic
+    _history_at: float | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -207,6 +214,11 @@ class FakeSlackApi:
             return web.json_response(
                 {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"}
             )
+        if method == "conversations.history" and self._history_too_soon():
+            self.refused.append(call)
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "60"}
+            )
         trouble = self._trouble.get(method)
         if trouble is not None and trouble.times > 0:
             trouble.times -= 1
@@ -287,6 +299,15 @@ class FakeSlackApi:
         self._post_times.append(now)
         return False
 
+    def _history_too_soon(self) -> bool:
+        if self.history_per_minute is None:
+            return False
+        now = self.clock()
+        if self._history_at is not None and now - self._history_at < 60 / self.history_per_minute:
+            return True
+        self._history_at = now
+        return False
+
     def _m_chat_postMessage(self, call: Call) -> dict[str, Any]:
         channel = str(call.params.get("channel", ""))
         if channel[:1] in ("U", "W"):
@@ -305,6 +326,8 @@ class FakeSlackApi:
     def _m_conversations_history(self, call: Call) -> dict[str, Any]:
         messages = self.history.get(str(call.params.get("channel")), [])
         limit = int(call.params.get("limit") or 100)
+        if self.history_page_max is not None:
+            limit = min(limit, self.history_page_max)
         include = str(call.params.get("include_all_metadata", "")).lower() in ("1", "true")
         page = [m if include else {k: v for k, v in m.items() if k != "metadata"} for m in messages]
         return {"ok": True, "messages": page[:limit], "has_more": len(page) > limit}
