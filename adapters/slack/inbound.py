@@ -148,6 +148,10 @@ class SlackInbound:
             else:
                 await respond(text=result.text, response_type="in_channel")
             return
+        if result.help is not None:
+            text, blocks = render.help_message(result.help)
+            await respond(text=text, blocks=blocks, response_type="ephemeral")
+            return
         if result.report is None:
             blocks = [render.section(render.escape(result.text))] if result.text else []
             await respond(text=result.text, blocks=blocks, response_type="ephemeral")

@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
+from adapters.slack.scopes import COMMAND
 from bot.model.views import (
     AnswerSummary,
     Figures,
     GroupLine,
+    HelpView,
     HomeView,
     PollState,
     PollView,
@@ -357,3 +359,24 @@ def _manager_blocks(home: HomeView) -> list[Block]:
             )
         )
     return blocks
+
+
+# --- help ---------------------------------------------------------------------------------
+
+
+def help_message(view: HelpView) -> tuple[str, list[Block]]:
+    """The commands as Slack writes them: `/alignment …` in code, the title in bold."""
+    lines = [f"• `{COMMAND} {escape(h.usage)}` — {escape(h.summary)}" for h in view.lines]
+    blocks: list[Block] = [section(f"*{escape(view.title)}*")]
+    chunk: list[str] = []
+    for line in lines:  # several sections, each under Slack's text limit
+        if chunk and len("\n".join([*chunk, line])) > SECTION_TEXT_MAX:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    fallback = f"{view.title}: " + ", ".join(
+        f"{COMMAND} {h.usage.split(' [')[0]}" for h in view.lines
+    )
+    return fallback, blocks[:50]

@@ -28,6 +28,7 @@ from adapters.teams.activities import (
 from adapters.teams.port import TeamsPort, card_message, person_details
 from adapters.teams.records import TeamsRecords
 from adapters.teams.sdk import Json, Turn
+from adapters.teams.text import help_markdown, teams_text
 from bot.model.domain import ConversationKind, ConversationRef, MessageRef, UserRef
 from bot.model.events import (
     AnswerSubmitted,
@@ -119,8 +120,10 @@ class InboundHandler:
             # One message: the card and its chart, the note above it; never the core's
             # Markdown, which Teams would show with its headings and tables as raw text.
             messages.append(await self._port.report_message(result.report, result.note))
+        elif result.help is not None:
+            messages.append({"type": "message", "text": help_markdown(result.help)})
         elif result.text:
-            messages.append({"type": "message", "text": result.text})
+            messages.append({"type": "message", "text": teams_text(result.text)})
         if result.effect is CommandEffect.OPEN_RESEARCH_IMPORT:
             messages.append(card_message(cards.research_import_card()))
         if result.in_channel or conversation.kind is ConversationKind.DM:

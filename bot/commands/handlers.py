@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.commands.context import CoreServices
-from bot.commands.parser import COMMANDS, Command, help_text
+from bot.commands.parser import COMMANDS, Command, help_text, help_view
 from bot.commands.references import ReferenceProblem, resolve
 from bot.model.defaults import MAX_ATTRIBUTES, MIN_ATTRIBUTES
 from bot.model.domain import ConversationKind, Role
@@ -84,7 +84,7 @@ def _fail(message: str) -> CommandResult:
 
 
 async def _help(context: CommandContext, _command: Command) -> CommandResult:
-    return CommandResult(help_text(context.role))
+    return CommandResult(help_text(context.role), help=help_view(context.role))
 
 
 async def _me(context: CommandContext, _command: Command) -> CommandResult:

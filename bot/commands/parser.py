@@ -13,6 +13,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from bot.model.domain import Role
+from bot.model.views import HelpLine, HelpView
 
 
 class CommandError(ValueError):
@@ -212,9 +213,19 @@ def _groups_hint() -> str:
     return "Try '/alignment help' for the list of commands."
 
 
+HELP_TITLE = "alignment-bot — how well do we know what our customers value?"
+
+
+def help_view(role: Role) -> HelpView:
+    """The commands ``role`` may use, from the one table, in no platform's syntax."""
+    lines = tuple(
+        HelpLine(spec.usage, spec.summary) for spec in COMMANDS.values() if role.allows(spec.role)
+    )
+    return HelpView(HELP_TITLE, lines)
+
+
 def help_text(role: Role) -> str:
-    lines = ["*alignment-bot* — how well do we know what our customers value?", ""]
-    for spec in COMMANDS.values():
-        if role.allows(spec.role):
-            lines.append(f"• /alignment {spec.usage} — {spec.summary}")
+    """The help as the console shows it (plain text, slash-command syntax)."""
+    view = help_view(role)
+    lines = [view.title, ""] + [f"• /alignment {h.usage} — {h.summary}" for h in view.lines]
     return "\n".join(lines)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.model.domain import ConversationRef, MessageRef, UserRef
-from bot.model.views import PollView, ReportView
+from bot.model.views import HelpView, PollView, ReportView
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +73,7 @@ class CommandResult:
     effect: CommandEffect = CommandEffect.NONE
     report: ReportView | None = None
     note: str = ""  # with a report: the sentence shown above it, e.g. "Round 3 is closed."
+    help: HelpView | None = None  # for chat adapters to render; ``text`` is the console's
 
 
 class AnswerStatus(StrEnum):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from bot.model.domain import ConversationKind
+from bot.commands.parser import help_view
+from bot.model.domain import ConversationKind, Role
 from bot.model.events import CommandEffect, CommandResult
 from bot.model.views import Figures, ReportView
 from tests.fakes.slack_api import FakeSlackApi
@@ -234,3 +235,16 @@ async def _json(server: Server, payload: dict[str, object]) -> dict[str, object]
         assert response.status == 200
         result: dict[str, object] = await response.json()
         return result
+
+
+async def test_help_arrives_as_slack_blocks(
+    server: Server, core: FakeCore, fake_slack: FakeSlackApi
+) -> None:
+    view = help_view(Role.EMPLOYEE)
+    core.command_result = CommandResult(text="plain help", help=view)
+    body = payloads.slash_command(response_url=fake_slack.response_url("help"), text="help")
+    assert (await server.signed(body)).status == 200
+    (reply,) = await fake_slack.wait_for_response("help")
+    shown = "\n".join(b["text"]["text"] for b in reply["blocks"])
+    assert shown.startswith(f"*{view.title}*")
+    assert "• `/alignment me` — " in shown

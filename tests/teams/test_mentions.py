@@ -116,3 +116,13 @@ async def test_user_groups_do_not_exist_in_teams(world: World) -> None:
     await install(h, BOSS)
     reply = await command(h, 'teams add "Leads" usergroup:leads')
     assert reply.startswith("Teams has no user groups here"), reply
+
+
+async def test_help_and_messages_use_teams_syntax(world: World) -> None:
+    h, _, _ = world
+    await install(h, BOSS)
+    reply = await command(h, "help")
+    assert reply.startswith("**alignment-bot")
+    assert "- `alignment teams add" in reply
+    assert "/alignment" not in reply
+    assert "'alignment research import'" in await command(h, "research list")
