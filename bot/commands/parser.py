@@ -100,7 +100,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "research show": _spec("research show ID", "one study's figures", M, args=(1, 1)),
     "teams list": _spec("teams list", "teams and their sizes", E),
     "teams add": _spec(
-        'teams add "NAME" [channel:ID] [usergroup:ID]',
+        'teams add "NAME" [channel:#CHANNEL] [usergroup:@GROUP]',
         "add a team (optionally linked to a channel or user group)",
         A,
         args=(1, 1),
