@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot.commands.context import CoreServices
 from bot.commands.parser import COMMANDS, Command, help_text, help_view
-from bot.commands.references import ReferenceProblem, resolve
+from bot.commands.references import ReferenceProblem, read_mention, resolve
 from bot.model.defaults import MAX_ATTRIBUTES, MIN_ATTRIBUTES
 from bot.model.domain import ConversationKind, Role
 from bot.model.events import CommandEffect, CommandInvoked, CommandResult
@@ -547,7 +547,9 @@ async def _admins_add(context: CommandContext, command: Command) -> CommandResul
 
 
 async def _admins_remove(context: CommandContext, command: Command) -> CommandResult:
-    principal = await _principal(context, command.args[0])
+    principal = await _granted(context, command.args[0]) or await _principal(
+        context, command.args[0]
+    )
     if principal == context.person.user_id:
         return _fail("You cannot remove your own role; ask another admin.")
     changed = await context.core.store.set_role(context.ws, principal, None, actor=context.actor)
@@ -556,10 +558,20 @@ async def _admins_remove(context: CommandContext, command: Command) -> CommandRe
     )
 
 
+async def _granted(context: CommandContext, who: str) -> str | None:
+    """The holder of a role named by its stored id, so a role of someone who has left the
+    workspace (whom the platform no longer confirms) can still be taken away."""
+    mention = read_mention(who.removeprefix("usergroup:"), RefKind.PERSON)
+    wanted = {mention.text, f"usergroup:{mention.text}"}
+    grants = await context.core.store.role_grants(context.ws)
+    return next((g.principal for g in grants if g.principal in wanted), None)
+
+
 async def _principal(context: CommandContext, who: str) -> str:
     """A person's id, or "usergroup:ID" for a user group (named as such or by its @handle)."""
     if who.startswith("usergroup:"):
-        return f"usergroup:{(await _resolve(context, who[10:], RefKind.GROUP)).id}"
+        group = await _resolve(context, who.removeprefix("usergroup:"), RefKind.GROUP)
+        return f"usergroup:{group.id}"
     try:
         return (await _person(context, who)).user_id
     except ReferenceProblem as not_a_person:

@@ -260,3 +260,12 @@ async def test_typed_ampersands_and_angle_brackets_arrive_unescaped(slash: Slash
     # Slack sends what the person typed as HTML entities: "R&D <core>".
     reply = await slash('attributes add "R&amp;D &lt;core&gt;"')
     assert reply == "Added 'R&D <core>'."
+
+
+async def test_a_role_of_someone_who_left_can_still_be_removed(
+    slash: Slash, fake_slack: FakeSlackApi
+) -> None:
+    assert await slash(f"admins add <@{CAROL}|carol>") == f"{CAROL} is now admin."
+    fake_slack.users[CAROL]["deleted"] = True  # Carol left the workspace
+    assert await slash(f"admins remove <@{CAROL}|carol>") == f"{CAROL} has no role now."
+    assert await slash.grants() == {}
