@@ -20,8 +20,9 @@ from bot.model.ports import DeliveryError, Mention, RefKind, Resolved, UnknownRe
 
 LIST_TTL_SECONDS: Final = 300.0
 PAGE_SIZE: Final = 200  # Slack recommends no more than 200 results a page
-# Slack ids are upper case; channel and user names never are, so these cannot be names.
-_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
+# Slack ids are upper case; channel names never are, and a user typed as an id-like word is
+# tried as a name when no such id exists.
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 Row = dict[str, Any]

@@ -28,7 +28,9 @@ LEADS = "S0LEADS01"
 
 
 @pytest.fixture
-async def world(fake_slack: FakeSlackApi, tmp_path: Path) -> AsyncIterator[tuple[App, Server]]:
+async def world(
+    fake_slack: FakeSlackApi, database_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[App, Server]]:
     fake_slack.add_user(CAROL, name="Carol", real_name="Carol Jones")
     fake_slack.add_user(SAM1, name="sam", real_name="Sam Lee")
     fake_slack.add_user(SAM2, name="Sam", real_name="Samantha Ode")
@@ -36,9 +38,7 @@ async def world(fake_slack: FakeSlackApi, tmp_path: Path) -> AsyncIterator[tuple
     fake_slack.add_channel(GENERAL, "general", members=[CAROL])
     fake_slack.add_channel(PRIVATE, "secret-project", private=True)
     fake_slack.add_usergroup(LEADS, "leads", name="Team Leads", users=[CAROL])
-    settings = CoreSettings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'mentions.db'}", admins=("UADA",)
-    )
+    settings = CoreSettings(database_url=database_url, admins=("UADA",))
     app = await build_app(
         settings, clock=lambda: datetime.now(UTC), chart_dir=tmp_path, with_chat_adapters=False
     )

@@ -46,8 +46,8 @@ class VirtualTime:
 
 
 @pytest.fixture
-async def app(tmp_path: Path) -> AsyncIterator[App]:
-    settings = CoreSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'recovery.db'}")
+async def app(database_url: str, tmp_path: Path) -> AsyncIterator[App]:
+    settings = CoreSettings(database_url=database_url)
     built = await build_app(
         settings, clock=lambda: datetime.now(UTC), chart_dir=tmp_path, with_chat_adapters=False
     )
