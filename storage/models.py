@@ -259,6 +259,8 @@ class OutboxMessage(Base):
     not_before: Mapped[datetime] = mapped_column(UtcDateTime())
     claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
     claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    # Set just before the post: a claim left with it set was in flight when its worker died.
+    send_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     conversation_id: Mapped[str | None] = mapped_column(String(200), default=None)

@@ -904,7 +904,7 @@ class SqlStore:
             rows = await session.scalars(
                 update(m.OutboxMessage)
                 .where(m.OutboxMessage.id.in_(ids), m.OutboxMessage.state == "pending")
-                .values(state="sending", claimed_by=worker, claimed_at=now)
+                .values(state="sending", claimed_by=worker, claimed_at=now, send_started_at=None)
                 .returning(m.OutboxMessage)
             )
             return sorted((_outbox(row) for row in rows), key=lambda item: item.id)
@@ -938,6 +938,16 @@ class SqlStore:
                 .returning(m.OutboxMessage)
             )
             return sorted((_outbox(row) for row in rows), key=lambda item: item.id)
+
+    async def outbox_started(self, item_ids: Sequence[int], *, at: datetime) -> None:
+        if not item_ids:
+            return
+        async with self._tx() as session:
+            await session.execute(
+                update(m.OutboxMessage)
+                .where(m.OutboxMessage.id.in_(list(item_ids)))
+                .values(send_started_at=at)
+            )
 
     async def renew_claims(self, item_ids: Sequence[int], *, worker: str, at: datetime) -> None:
         """A live worker's heartbeat: its claims stay fresh however slow a send is."""
@@ -1220,6 +1230,7 @@ def _outbox(row: m.OutboxMessage) -> OutboxItem:
         payload=dict(row.payload),
         attempts=row.attempts,
         claimed_at=row.claimed_at,
+        send_started=row.send_started_at is not None,
     )
 
 

@@ -23,7 +23,16 @@ from bot.model.domain import (
     UserRef,
     WorkspaceRef,
 )
-from bot.model.ports import Capabilities, DeliveryError, PlatformRecords, UserProfile
+from bot.model.ports import (
+    Capabilities,
+    DeliveryError,
+    Mention,
+    PlatformRecords,
+    RefKind,
+    Resolved,
+    UnknownReference,
+    UserProfile,
+)
 from bot.model.views import PollView, ReportView
 from bot.reports.render_text import render_poll_text, render_report_text
 
@@ -100,6 +109,13 @@ class ConsolePort:
             raise DeliveryError(f"the console has no {source.kind.value} lists", retryable=False)
         found = await self._records.find(PLATFORM, "channel_member", f"{source.ref}:")
         return [UserRef(workspace, value["user_id"], value["user_id"]) for _, value in found]
+
+    async def resolve(self, workspace: WorkspaceRef, mention: Mention) -> Resolved:
+        """Console people and channels are named by their ids ("ann", "general"); there are
+        no user groups."""
+        if mention.kind is RefKind.GROUP:
+            raise UnknownReference("The console has no user groups; use a team instead.")
+        return Resolved(mention.text, mention.text)
 
     async def inbox(self, conversation: ConversationRef) -> list[InboxMessage]:
         rows = await self._records.find(PLATFORM, "inbox", f"{conversation.key}|")

@@ -19,6 +19,7 @@ from adapters.slack import hygiene
 from adapters.slack.authorize import SharedAuthorize
 from adapters.slack.client import SlackApi, make_client
 from adapters.slack.inbound import SlackInbound
+from adapters.slack.pacing import history_limits
 from adapters.slack.poll_refresh import PollRefresh, Traffic
 from adapters.slack.port import SlackPort
 from adapters.slack.replay import ReplayGuard
@@ -48,7 +49,7 @@ class SlackAdapter:
         self._settings = settings
         self._installations = RecordsInstallationStore(records)
         self._api = SlackApi(base_url=settings.SLACK_API_URL, token_for=self._token_for)
-        self._port = SlackPort(self._api)
+        self._port = SlackPort(self._api, history=history_limits(settings.distribution))
         # Socket Mode alone has no signing secret and no HTTP endpoint to verify.
         self._signing_secret = secret(settings.SLACK_SIGNING_SECRET)
         self._recent = hygiene.RecentIds()
@@ -148,6 +149,9 @@ class SlackAdapter:
             return _error(parsed.status, parsed.error)
         if isinstance(parsed, hygiene.Acknowledged):
             return _acknowledged(parsed)
+        if isinstance(parsed, hygiene.Notice):
+            _log_notice(parsed)
+            return web.Response(status=200)
         if not await self._replays.first_time(request.headers["X-Slack-Signature"]):
             _log.info("a replayed request was acknowledged and dropped")
             return web.Response(status=200, headers={"X-Slack-No-Retry": "1"})
@@ -202,6 +206,18 @@ class SlackAdapter:
         except TimeoutError:
             _log.warning("stopped with work after acks still running")
         await self._api.close()
+
+
+def _log_notice(notice: hygiene.Notice) -> None:
+    if notice.kind == "app_rate_limited":
+        # Slack sent no events to this workspace for that minute (more than 30,000 an hour).
+        _log.warning(
+            "Slack rate-limited event delivery: team %s, minute %s",
+            notice.data.get("team_id"),
+            notice.data.get("minute_rate_limited"),
+        )
+    else:
+        _log.info("acknowledged an Events API envelope of unknown type %r", notice.kind)
 
 
 def _bolt_request(request: web.Request, body: hygiene.Body) -> AsyncBoltRequest:

@@ -60,7 +60,10 @@ def delivery_error(method: str, error: Exception) -> DeliveryError:
         retry_after = _retry_after(getattr(error.response, "headers", None))
         retryable = status == 429 or status >= 500 or code in RETRYABLE_ERRORS
         return DeliveryError(
-            f"{method} failed: {code or status}", retryable=retryable, retry_after=retry_after
+            f"{method} failed: {code or status}",
+            retryable=retryable,
+            retry_after=retry_after,
+            code=code,
         )
     if isinstance(error, aiohttp.ClientError | asyncio.TimeoutError):
         return DeliveryError(f"{method} failed: {type(error).__name__}", retryable=True)

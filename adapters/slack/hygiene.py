@@ -80,7 +80,18 @@ class Body:
     data: dict[str, Any]
 
 
-def read_body(content_type: str, body: bytes) -> Body | Problem | Acknowledged:
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """An Events API envelope that tells the app something and asks for nothing but a 200:
+    ``app_rate_limited`` (Slack dropped this minute's events for the workspace), or an
+    envelope type newer than this code. Slack disables event subscriptions of apps that fail
+    more than 5% of deliveries, so these are acknowledged, logged and not dispatched."""
+
+    kind: str
+    data: dict[str, Any]
+
+
+def read_body(content_type: str, body: bytes) -> Body | Notice | Problem | Acknowledged:
     """The parsed body when our listeners will find the fields they read, else the problem."""
     try:
         text = body.decode("utf-8")
@@ -183,7 +194,7 @@ def _view_ok(view: Any) -> bool:
     )
 
 
-def _read_json(text: str) -> Body | Problem:
+def _read_json(text: str) -> Body | Notice | Problem:
     body = _json_object(text)
     if body is None:
         return Problem(400, "body is not a JSON object")
@@ -191,8 +202,10 @@ def _read_json(text: str) -> Body | Problem:
     if kind == "url_verification":
         ok = isinstance(body.get("challenge"), str)
         return Body(text, body) if ok else Problem(400, "no challenge")
+    if not isinstance(kind, str) or not kind:
+        return Problem(400, "the envelope has no type")
     if kind != "event_callback":
-        return Problem(400, f"unsupported event envelope {kind!r}")
+        return Notice(kind, body)
     if not isinstance(body.get("event_id"), str) or not isinstance(body.get("team_id"), str):
         return Problem(400, "event_callback has no event_id or team_id")
     if not isinstance(_dig(body, "event", "type"), str):

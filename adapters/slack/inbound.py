@@ -117,7 +117,7 @@ class SlackInbound:
         return CommandInvoked(
             event_id=parse.command_event_id(command),
             user=user,
-            text=str(command.get("text") or "").strip(),
+            text=parse.command_text(command),
             conversation=parse.command_conversation(command),
             user_is_platform_admin=is_admin,
         )
@@ -147,16 +147,24 @@ class SlackInbound:
         # The core's text is plain: escaped, a name such as "<!channel>" notifies nobody.
         text = render.escape(result.text)
         if result.in_channel and event.conversation is not None:
-            await respond(text=text, response_type="in_channel")
             if result.report is not None:
+                # One post: the report's blocks with a plain fallback, then its chart.
                 await self._report_in_channel(event.conversation, result, respond)
+            else:
+                await respond(text=text, response_type="in_channel")
             return
-        # With a report, the core's text repeats it in plain words: keep only its lead line.
-        lead = result.text.split("\n\n")[0] if result.report is not None else result.text
-        blocks = [render.section(render.escape(lead))] if lead else []
-        if result.report is not None:
-            blocks.extend(render.report_blocks(result.report)[1])
-        await respond(text=text, blocks=blocks[:50], response_type="ephemeral")
+        if result.help is not None:
+            text, blocks = render.help_message(result.help)
+            await respond(text=text, blocks=blocks, response_type="ephemeral")
+            return
+        if result.report is None:
+            blocks = [render.section(render.escape(result.text))] if result.text else []
+            await respond(text=text, blocks=blocks, response_type="ephemeral")
+            return
+        fallback, report_blocks = render.report_blocks(result.report)
+        blocks = [render.section(render.escape(result.note))] if result.note else []
+        text = f"{render.escape(result.note)} {fallback}".strip()
+        await respond(text=text, blocks=[*blocks, *report_blocks][:50], response_type="ephemeral")
 
     async def _report_in_channel(
         self, conversation: ConversationRef, result: CommandResult, respond: AsyncRespond

@@ -47,6 +47,15 @@ def command_conversation(command: dict[str, Any]) -> ConversationRef:
     return ConversationRef(workspace(str(command["team_id"])), str(command["channel_id"]), kind)
 
 
+def command_text(command: dict[str, Any]) -> str:
+    """The slash command's text. Slack sends '&', '<' and '>' typed by the person as HTML
+    entities (its own mentions are the only real angle brackets); mentions are checked with
+    Slack later, so a typed look-alike gains nothing."""
+    text = str(command.get("text") or "")
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return text.strip()
+
+
 def command_event_id(command: dict[str, Any]) -> str:
     """trigger_id is unique per invocation; without it, hash what identifies the call."""
     trigger = command.get("trigger_id")

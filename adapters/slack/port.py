@@ -10,6 +10,8 @@ from typing import Any, Final
 
 from adapters.slack import render
 from adapters.slack.client import SlackApi
+from adapters.slack.directory import SlackDirectory, read_pages
+from adapters.slack.pacing import TIER_3, HistoryLimits, Pacer
 from bot.model.domain import (
     AudienceKind,
     AudienceSource,
@@ -19,11 +21,16 @@ from bot.model.domain import (
     UserRef,
     WorkspaceRef,
 )
-from bot.model.ports import Capabilities, DeliveryError, UserProfile
+from bot.model.ports import (
+    Capabilities,
+    DeliveryError,
+    Mention,
+    Resolved,
+    UserProfile,
+)
 from bot.model.views import PollView, ReportView
 
 PLATFORM: Final = "slack"
-PAGE_SIZE: Final = 200
 PROFILE_TTL_SECONDS: Final = 600.0
 LOOKUP_CONCURRENCY: Final = 8  # users.info is Tier 4; a few at a time keeps us below it
 SLACKBOT: Final = "USLACKBOT"
@@ -33,15 +40,25 @@ _log = logging.getLogger(__name__)
 METADATA_EVENT = "alignment_outbox"
 DM_CACHE_SIZE = 200_000
 USERS_LIST_FROM = 200  # audiences larger than this read users.list once instead
-HISTORY_PAGE = 100
 
 
 class SlackPort:
-    def __init__(self, api: SlackApi, *, profile_ttl: float = PROFILE_TTL_SECONDS) -> None:
+    def __init__(
+        self,
+        api: SlackApi,
+        *,
+        profile_ttl: float = PROFILE_TTL_SECONDS,
+        history: HistoryLimits = TIER_3,
+        history_pacer: Pacer | None = None,
+    ) -> None:
         self._api = api
+        self._history = history
+        # conversations.history has the tightest tier we use: wait for a slot, never a 429.
+        self._history_pacer = history_pacer or Pacer(60.0 / history.per_minute)
         self._ttl = profile_ttl
         self._profiles: dict[str, tuple[float, UserProfile]] = {}
         self._dms: dict[str, ConversationRef] = {}
+        self._directory = SlackDirectory(api)
 
     @property
     def platform(self) -> str:
@@ -96,16 +113,19 @@ class SlackPort:
         """The message our outbox sent with ``key``, if it reached the conversation.
 
         The key rides along as Slack message metadata, which conversations.history returns
-        with include_all_metadata; the bot's DMs and report channels are short, so the newest
-        page is enough."""
+        with include_all_metadata. Only a message whose post had begun when its sender died
+        is asked about, one call each, paced to the method's rate tier; the message was the
+        conversation's newest then, so the first page (15 messages under the strictest
+        limits) holds it unless the conversation got that many messages since."""
         conversation = await self._open_dm_now(conversation)
-        data = await self._api.call(
-            conversation.workspace.external_id,
-            "conversations.history",
-            channel=conversation.conversation_id,
-            limit=HISTORY_PAGE,
-            include_all_metadata=True,
-        )
+        async with self._history_pacer.slot(conversation.workspace.external_id):
+            data = await self._api.call(
+                conversation.workspace.external_id,
+                "conversations.history",
+                channel=conversation.conversation_id,
+                limit=self._history.page_size,
+                include_all_metadata=True,
+            )
         for message in data.get("messages") or []:
             payload = (message.get("metadata") or {}).get("event_payload") or {}
             if payload.get("key") == key:
@@ -215,18 +235,10 @@ class SlackPort:
     async def _pages(
         self, team: str, method: str, key: str, *, limit: bool = True, **params: Any
     ) -> list[Any]:
-        """Every page of a cursor-paginated method, concatenated."""
-        items: list[Any] = []
-        cursor = ""
-        while True:
-            page_params = {**params, "limit": PAGE_SIZE} if limit else dict(params)
-            if cursor:
-                page_params["cursor"] = cursor
-            data = await self._api.call(team, method, **page_params)
-            items.extend(data.get(key) or [])
-            cursor = str((data.get("response_metadata") or {}).get("next_cursor") or "")
-            if not cursor:
-                return items
+        return await read_pages(self._api, team, method, key, limit=limit, **params)
+
+    async def resolve(self, workspace: WorkspaceRef, mention: Mention) -> Resolved:
+        return await self._directory.resolve(workspace, mention)
 
     async def _post(self, conversation: ConversationRef, **params: Any) -> MessageRef:
         data = await self._api.call(

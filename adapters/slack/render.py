@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
+from adapters.slack.scopes import COMMAND
 from bot.model.views import (
     AnswerSummary,
     Figures,
     GroupLine,
+    HelpView,
     HomeView,
     PollState,
     PollView,
@@ -19,7 +21,7 @@ from bot.model.views import (
     SurpriseLine,
     TrendLine,
 )
-from bot.reports.render_text import ordinal
+from bot.reports.render_text import ordinal, render_report_fallback
 
 Block = dict[str, Any]
 
@@ -251,11 +253,9 @@ def report_blocks(report: ReportView) -> tuple[str, list[Block]]:
     blocks.extend(_trend(report.trend))
     if report.notes:
         blocks.append(context(*(escape(n) for n in report.notes)))
-    return f"{escape(report.title)}: {_score_text(figures)}", blocks[:50]
-
-
-def _score_text(figures: Figures | None) -> str:
-    return "too few answers" if figures is None else f"alignment {figures.alignment_score}/100"
+    # The text is the notification and screen-reader version: plain words, no Markdown,
+    # escaped like every other text (a team named "<!channel>" notifies nobody).
+    return escape(render_report_fallback(report)), blocks[:50]
 
 
 def _headline(report: ReportView, figures: Figures) -> list[Block]:
@@ -365,3 +365,24 @@ def _manager_blocks(home: HomeView) -> list[Block]:
             )
         )
     return blocks
+
+
+# --- help ---------------------------------------------------------------------------------
+
+
+def help_message(view: HelpView) -> tuple[str, list[Block]]:
+    """The commands as Slack writes them: `/alignment …` in code, the title in bold."""
+    lines = [f"• `{COMMAND} {escape(h.usage)}` — {escape(h.summary)}" for h in view.lines]
+    blocks: list[Block] = [section(f"*{escape(view.title)}*")]
+    chunk: list[str] = []
+    for line in lines:  # several sections, each under Slack's text limit
+        if chunk and len("\n".join([*chunk, line])) > SECTION_TEXT_MAX:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    fallback = f"{view.title}: " + ", ".join(
+        f"{COMMAND} {h.usage.split(' [')[0]}" for h in view.lines
+    )
+    return fallback, blocks[:50]

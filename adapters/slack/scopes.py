@@ -23,6 +23,10 @@ METHOD_SCOPES: Final[dict[str, tuple[str, ...]]] = {
     # Public and private channels can both be poll audiences.
     "conversations.members": ("channels:read", "groups:read"),
     "usergroups.users.list": ("usergroups:read",),
+    # Channels, people and groups named in commands are checked (and found by name) with these.
+    "conversations.info": ("channels:read", "groups:read"),
+    "conversations.list": ("channels:read", "groups:read"),
+    "usergroups.list": ("usergroups:read",),
     "users.info": ("users:read",),
     "users.list": ("users:read",),
     "views.open": (),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.slack.pacing import Distribution
+
 
 class SlackSettings(BaseSettings):
     """Names match the variables Slack's own docs and bolt use, so one ``.env`` serves both."""
@@ -17,6 +19,10 @@ class SlackSettings(BaseSettings):
     SLACK_API_URL: str = "https://slack.com/api/"
     SLACK_CLIENT_ID: str | None = None  # OAuth multi-workspace install
     SLACK_CLIENT_SECRET: SecretStr | None = None
+    # How the app is distributed decides conversations.history's rate limits (see pacing.py):
+    # internal or Marketplace-approved apps get Tier 3, other distributed apps 1 call a minute.
+    # Unset: an OAuth (multi-workspace) install counts as distributed, a single token as internal.
+    SLACK_APP_DISTRIBUTION: Distribution | None = None
 
     @field_validator("SLACK_BOT_TOKEN")
     @classmethod
@@ -47,6 +53,12 @@ class SlackSettings(BaseSettings):
     @property
     def oauth_enabled(self) -> bool:
         return bool(self.SLACK_CLIENT_ID and self.SLACK_CLIENT_SECRET)
+
+    @property
+    def distribution(self) -> Distribution:
+        if self.SLACK_APP_DISTRIBUTION is not None:
+            return self.SLACK_APP_DISTRIBUTION
+        return "non_marketplace" if self.oauth_enabled else "internal"
 
     @property
     def socket_mode(self) -> bool:

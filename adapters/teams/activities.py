@@ -137,6 +137,14 @@ def team_id_of(activity: Mapping[str, Any]) -> str | None:
     return str(team) if team else None
 
 
+def channel_name_of(activity: Mapping[str, Any]) -> str | None:
+    """A channel's display name: Teams puts it in channelData.channel (and sometimes on the
+    conversation); the General channel may come without one."""
+    channel = _dict(_dict(activity.get("channelData")).get("channel"))
+    name = channel.get("name") or _dict(activity.get("conversation")).get("name")
+    return str(name) if name else None
+
+
 def bot_id_of(activity: Mapping[str, Any]) -> str:
     return str(_dict(activity.get("recipient")).get("id") or "")
 
@@ -150,15 +158,44 @@ def includes_bot(activity: Mapping[str, Any], field: str) -> bool:
     return any(m.get("id") == bot for m in members(activity, field))
 
 
-_MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
+_MENTION = re.compile(r"<at>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _PREFIX = re.compile(r"^/?alignment\b[:,]?\s*", re.IGNORECASE)
 
 
-def command_text(text: str) -> str:
-    """ "<at>Alignment</at> report team:sales" or "/alignment report" -> "report team:sales"."""
-    text = _MENTION.sub(" ", text).replace("&nbsp;", " ")
+def command_text(text: str, activity: Mapping[str, Any] | None = None) -> str:
+    """ "<at>Alignment</at> teams members x add <at>Carol</at>" -> "teams members x add
+    <@29:…>": the bot's own mention goes, every other `<at>` becomes the id its mention entity
+    names (a channel id "19:…" as `<#…>`), or the typed name when no entity says more."""
+    entities = mention_entities(activity or {})
+    bot = bot_id_of(activity or {})
+
+    def rewrite(match: re.Match[str]) -> str:
+        waiting = entities.get(match.group(0)) or []
+        mentioned = waiting.pop(0) if waiting else None
+        if mentioned is None:
+            # No entity (e.g. pasted text): a leading mention is the bot, others plain names.
+            return " " if match.start() == 0 else f'"@{match.group(1).strip()}"'
+        mentioned_id = str(mentioned.get("id") or "")
+        if not mentioned_id or mentioned_id == bot:
+            return " "
+        sigil = "#" if mentioned_id.startswith("19:") else "@"
+        return f"<{sigil}{mentioned_id}>"
+
+    text = _MENTION.sub(rewrite, text.replace("&nbsp;", " "))
     text = " ".join(text.split())
     return _PREFIX.sub("", text).strip()
+
+
+def mention_entities(activity: Mapping[str, Any]) -> dict[str, list[Json]]:
+    """The `mentioned` accounts of the mention entities, in order, by the `<at>…</at>` text
+    they cover."""
+    found: dict[str, list[Json]] = {}
+    for entity in activity.get("entities") or []:
+        if isinstance(entity, dict) and entity.get("type") == "mention":
+            mentioned = entity.get("mentioned")
+            if isinstance(mentioned, dict) and isinstance(entity.get("text"), str):
+                found.setdefault(entity["text"], []).append(mentioned)
+    return found
 
 
 def submit_data(activity: Mapping[str, Any]) -> Json | None:

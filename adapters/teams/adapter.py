@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 
 from aiohttp import web
 
 from adapters.teams.activities import MalformedActivity, check_activity
+from adapters.teams.charts import CHARTS_ROUTE, ChartHost
 from adapters.teams.handlers import InboundHandler
 from adapters.teams.port import TeamsPort
 from adapters.teams.records import TeamsRecords
@@ -27,7 +29,8 @@ class TeamsAdapter:
         self.settings = settings
         self._bridge = BotBridge(settings)
         self._records = TeamsRecords(records)
-        self._port = TeamsPort(bridge=self._bridge, records=self._records)
+        self._charts = _chart_host(settings, records)
+        self._port = TeamsPort(bridge=self._bridge, records=self._records, charts=self._charts)
         self._inbound = InboundHandler(core=core, records=self._records, port=self._port)
         if not settings.authenticated:
             log.warning("Teams runs WITHOUT authentication (no MicrosoftAppId): local use only")
@@ -43,6 +46,8 @@ class TeamsAdapter:
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post(MESSAGES_ROUTE, self.handle_messages)
+        if self._charts is not None:
+            app.router.add_get(CHARTS_ROUTE, self._charts.handle)
 
     async def start(self) -> None:
         """Teams pushes everything over HTTP: no background work."""
@@ -72,3 +77,18 @@ class TeamsAdapter:
             return web.Response(status=200)
         status, payload = result
         return web.json_response(payload, status=status)
+
+
+def _chart_host(settings: TeamsSettings, records: PlatformRecords) -> ChartHost | None:
+    if not settings.public_url:
+        return None
+    # The app password is shared by every replica, so any of them can check a URL; without
+    # one (local testing) a per-process secret will do.
+    password = settings.app_password.get_secret_value()
+    secret = password.encode() if password else secrets.token_bytes(32)
+    return ChartHost(
+        records=records,
+        base_url=settings.public_url,
+        secret=b"alignment-chart:" + secret,
+        ttl_seconds=settings.chart_ttl_days * 86_400,
+    )

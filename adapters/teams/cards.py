@@ -40,9 +40,6 @@ RESEARCH_TEXT = "research_csv"
 RESEARCH_SEGMENT = "research_segment"
 RESEARCH_SOURCE = "research_source"
 
-# Teams refuses messages much above 28 KB; a bigger chart goes out as a separate attachment.
-MAX_INLINE_IMAGE_BYTES = 18_000
-
 
 def rank_input_id(rank: int) -> str:
     return f"rank_{rank}"
@@ -252,11 +249,12 @@ def chart_data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def chart_is_inline(report: ReportView) -> bool:
-    return report.chart_png is not None and len(report.chart_png) <= MAX_INLINE_IMAGE_BYTES
-
-
-def report_card(report: ReportView) -> Card:
+def report_card(
+    report: ReportView, *, chart_url: str | None = None, fallback: str = "", missing: str = ""
+) -> Card:
+    """The report; ``chart_url`` is where its chart is (an https URL or a data URI that fits
+    the message), ``missing`` says why there is none, ``fallback`` is the plain text for
+    clients that cannot show cards."""
     body: list[dict[str, Any]] = [
         _text(card_text(report.title), weight="Bolder", size="Large"),
         _text(
@@ -275,15 +273,17 @@ def report_card(report: ReportView) -> Card:
         body.append(_text(answered + (f" ({rate:.0%})" if rate is not None else "")))
         body.append(_figure_facts(report.figures, report.agreement_label))
         body.append(_top_columns(report.figures))
-    if report.chart_png is not None and chart_is_inline(report):
+    if chart_url is not None:
         body.append(
             {
                 "type": "Image",
-                "url": chart_data_uri(report.chart_png),
+                "url": chart_url,
                 "altText": "Staff and customer rankings compared",
                 "size": "Stretch",
             }
         )
+    elif missing:
+        body.append(_text(missing, isSubtle=True))
     body += _section("Surprises", [_surprise_line(s) for s in report.surprises])
     if report.detectable_gap_text:
         body.append(_text(report.detectable_gap_text))
@@ -291,7 +291,10 @@ def report_card(report: ReportView) -> Card:
     body += _section("Customer segments", [_group_line(s) for s in report.segments])
     body += _section("Trend", [_trend_line(t) for t in report.trend])
     body += _section("Notes", [card_text(note) for note in report.notes])
-    return _card(body)
+    card = _card(body)
+    if fallback:
+        card["fallbackText"] = fallback
+    return card
 
 
 # --- home -------------------------------------------------------------------------------

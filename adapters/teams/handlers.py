@@ -10,6 +10,7 @@ from typing import Any
 from adapters.teams import cards
 from adapters.teams.activities import (
     bot_id_of,
+    channel_name_of,
     command_text,
     conversation_of,
     includes_bot,
@@ -25,9 +26,10 @@ from adapters.teams.activities import (
     workspace_of,
 )
 from adapters.teams.escape import message_text
-from adapters.teams.port import TeamsPort, card_message, person_details, report_message
+from adapters.teams.port import TeamsPort, card_message, person_details
 from adapters.teams.records import TeamsRecords
 from adapters.teams.sdk import Json, Turn
+from adapters.teams.text import help_markdown, teams_text
 from bot.model.domain import ConversationKind, ConversationRef, MessageRef, UserRef
 from bot.model.events import (
     AnswerSubmitted,
@@ -75,6 +77,7 @@ class InboundHandler:
             turn.reference(),
             team_id=team_id_of(activity),
             user=user if personal else None,
+            name=channel_name_of(activity),
         )
         details = person_details(activity["from"], activity["serviceUrl"], bot_id_of(activity))
         await self._records.remember_person(user, details)
@@ -103,7 +106,7 @@ class InboundHandler:
         activity = turn.activity
         user = sender_of(activity)
         conversation = conversation_of(activity)
-        text = command_text(str(activity.get("text") or "")) or "help"
+        text = command_text(str(activity.get("text") or ""), activity) or "help"
         event = CommandInvoked(
             event_id=str(activity.get("id") or ""), user=user, text=text, conversation=conversation
         )
@@ -114,10 +117,15 @@ class InboundHandler:
         self, turn: Turn, conversation: ConversationRef, user: UserRef, result: CommandResult
     ) -> None:
         messages: list[Json] = []
-        if result.text:
-            messages.append({"type": "message", "text": message_text(result.text)})
         if result.report is not None:
-            messages.append(report_message(result.report))
+            # One message: the card and its chart, the note above it; never the core's
+            # Markdown, which Teams would show with its headings and tables as raw text.
+            note = message_text(result.note) if result.note else ""
+            messages.append(await self._port.report_message(result.report, note))
+        elif result.help is not None:
+            messages.append({"type": "message", "text": help_markdown(result.help)})
+        elif result.text:
+            messages.append({"type": "message", "text": teams_text(message_text(result.text))})
         if result.effect is CommandEffect.OPEN_RESEARCH_IMPORT:
             messages.append(card_message(cards.research_import_card()))
         if result.in_channel or conversation.kind is ConversationKind.DM:

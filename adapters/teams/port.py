@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from adapters.teams import cards
 from adapters.teams.activities import PLATFORM, member_ref
+from adapters.teams.charts import ChartHost
+from adapters.teams.directory import TeamsDirectory
 from adapters.teams.escape import message_text
+from adapters.teams.images import shrink_png
 from adapters.teams.records import TeamsRecords
 from adapters.teams.sdk import BotBridge, Json, Turn
 from bot.model.domain import (
@@ -20,11 +24,18 @@ from bot.model.domain import (
     UserRef,
     WorkspaceRef,
 )
-from bot.model.ports import Capabilities, DeliveryError, UserProfile
+from bot.model.ports import Capabilities, DeliveryError, Mention, Resolved, UserProfile
 from bot.model.views import PollView, ReportView
+from bot.reports.render_text import render_report_fallback
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Teams refuses a message above about 28 KB (card JSON, attachments and all). We keep under
+# 25 KB, leaving room for what the connector adds around the activity we send.
+MAX_ACTIVITY_BYTES = 25_000
+IMAGE_ELEMENT_BYTES = 200  # the Image element around the data URI, and its prefix
+CHART_LEFT_OUT = "The chart is too large for a Teams message; it is in the report files."
 
 # Teams has no ephemeral messages; research import is a card in the chat, not a dialog.
 TEAMS_CAPABILITIES = Capabilities(ephemeral=False, dialogs=True, images=True)
@@ -37,24 +48,46 @@ def card_message(card: cards.Card, text: str | None = None) -> Json:
     return message
 
 
-def report_message(report: ReportView) -> Json:
-    message = card_message(cards.report_card(report))
-    if report.chart_png is not None and not cards.chart_is_inline(report):
-        # Too big for the card payload: shown as an image attachment under the card.
-        message["attachments"].append(
-            {
-                "contentType": "image/png",
-                "contentUrl": cards.chart_data_uri(report.chart_png),
-                "name": "alignment-chart.png",
-            }
+def report_message(report: ReportView, note: str = "", chart_url: str | None = None) -> Json:
+    """One activity: the report card (with a plain-text fallback and summary for
+    notifications) and ``note`` (e.g. "Round 3 is closed.") as its text. The chart is shown
+    from ``chart_url`` when the bot serves it, else inside the card if it can be shrunk to keep
+    the activity within Teams' message size, else left out with a word why."""
+    fallback = render_report_fallback(report)
+
+    def message(chart: str | None, missing: str = "") -> Json:
+        card = cards.report_card(
+            report, chart_url=chart, fallback=message_text(fallback), missing=missing
         )
-    return message
+        activity = card_message(card, note or None)
+        activity["summary"] = fallback
+        return activity
+
+    if report.chart_png is None or chart_url is not None:
+        return message(chart_url)
+    without = message(None, CHART_LEFT_OUT)
+    # base64 grows 4/3; what is left of the budget after the card without it is the image's.
+    room = (MAX_ACTIVITY_BYTES - activity_bytes(without) - IMAGE_ELEMENT_BYTES) * 3 // 4
+    chart = shrink_png(report.chart_png, room) if room > 0 else None
+    if chart is None:
+        log.warning("the chart does not fit in a Teams message; set TEAMS_PUBLIC_URL to serve it")
+        return without
+    return message(cards.chart_data_uri(chart))
+
+
+def activity_bytes(message: Json) -> int:
+    """The size Teams counts: the activity as UTF-8 JSON."""
+    return len(json.dumps(message, ensure_ascii=False).encode("utf-8"))
 
 
 class TeamsPort:
-    def __init__(self, *, bridge: BotBridge, records: TeamsRecords) -> None:
+    def __init__(
+        self, *, bridge: BotBridge, records: TeamsRecords, charts: ChartHost | None = None
+    ) -> None:
         self._bridge = bridge
         self._records = records
+        self._charts = charts
+        self._directory = TeamsDirectory(records)
 
     @property
     def platform(self) -> str:
@@ -132,7 +165,14 @@ class TeamsPort:
     async def post_report(
         self, conversation: ConversationRef, report: ReportView, *, key: str | None = None
     ) -> MessageRef:
-        return await self.post_message(conversation, report_message(report))
+        return await self.post_message(conversation, await self.report_message(report))
+
+    async def report_message(self, report: ReportView, note: str = "") -> Json:
+        """The report activity, its chart served by our own server when it can be."""
+        chart_url = None
+        if self._charts is not None and report.chart_png is not None:
+            chart_url = await self._charts.url_for(report.chart_png)
+        return report_message(report, note, chart_url)
 
     async def post_card(self, conversation: ConversationRef, card: cards.Card) -> MessageRef:
         return await self.post_message(conversation, card_message(card))
@@ -157,6 +197,9 @@ class TeamsPort:
                 log.info("Teams member lookup failed, using stored data: %s", exc)
         name = str(person.get("name") or user.display_name or user.user_id)
         return UserProfile(user=UserRef(user.workspace, user.user_id, name), display_name=name)
+
+    async def resolve(self, workspace: WorkspaceRef, mention: Mention) -> Resolved:
+        return await self._directory.resolve(workspace, mention)
 
     async def members(self, workspace: WorkspaceRef, source: AudienceSource) -> Sequence[UserRef]:
         if source.kind is AudienceKind.CHANNEL:

@@ -53,6 +53,7 @@ class TeamsRecords:
         *,
         team_id: str | None = None,
         user: UserRef | None = None,
+        name: str | None = None,
     ) -> bool:
         """Store (or refresh) a reference; True when the conversation was not known before."""
         key = conversation_key(conversation.workspace, conversation.conversation_id)
@@ -60,6 +61,10 @@ class TeamsRecords:
         if user is not None:
             value["user_id"] = user.user_id
         known = await self._records.get(PLATFORM, CONVERSATION, key)
+        # A channel's name, so commands can name it; not every activity repeats it.
+        name = name or (known or {}).get("name")
+        if name:
+            value["name"] = name
         if known != value:
             await self._records.put(PLATFORM, CONVERSATION, key, value)
         if user is not None and conversation.kind is ConversationKind.DM:
@@ -72,6 +77,18 @@ class TeamsRecords:
         key = conversation_key(conversation.workspace, conversation.conversation_id)
         row = await self._records.get(PLATFORM, CONVERSATION, key)
         return row["reference"] if row else None
+
+    async def channel(self, conversation: ConversationRef) -> Json | None:
+        """The stored row (reference, kind, name) of a conversation the bot is in."""
+        key = conversation_key(conversation.workspace, conversation.conversation_id)
+        return await self._records.get(PLATFORM, CONVERSATION, key)
+
+    async def channels(self, workspace: WorkspaceRef) -> list[tuple[str, Json]]:
+        """(conversation id, stored row) of every channel the bot is in."""
+        prefix = f"conv:{workspace.external_id}:"
+        rows = await self._records.find(PLATFORM, CONVERSATION, prefix)
+        kind = str(ConversationKind.CHANNEL)
+        return [(key[len(prefix) :], row) for key, row in rows if row["kind"] == kind]
 
     async def dm(self, user: UserRef) -> Json | None:
         return await self._records.get(PLATFORM, CONVERSATION, dm_key(user))

@@ -61,6 +61,16 @@ class TeamsSettings(BaseSettings):
         default=30.0, validation_alias=AliasChoices("TEAMS_MAX_RETRY_WAIT", "max_retry_wait")
     )
 
+    # The bot's public https address (e.g. https://bot.example.com). With it, report charts
+    # are served from /teams/charts/… at signed URLs that expire after chart_ttl_days; without
+    # it a chart goes inside the card only when it can be shrunk to fit the message.
+    public_url: str = Field(
+        default="", validation_alias=AliasChoices("TEAMS_PUBLIC_URL", "public_url")
+    )
+    chart_ttl_days: float = Field(
+        default=30.0, gt=0, validation_alias=AliasChoices("TEAMS_CHART_TTL_DAYS", "chart_ttl_days")
+    )
+
     @property
     def configured(self) -> bool:
         if self.enabled is not None:

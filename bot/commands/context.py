@@ -6,12 +6,13 @@ it back; they see it through this narrow protocol, which also lists everything t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Protocol
 
 from bot.model.domain import UserRef
 from bot.model.events import CommandResult
+from bot.model.ports import ChatPort
 from bot.model.records import WorkspaceInfo
 from bot.model.settings import CoreSettings
 from bot.model.store import Store
@@ -27,6 +28,9 @@ class CoreServices(Protocol):
 
     @property
     def settings(self) -> CoreSettings: ...
+
+    @property
+    def ports(self) -> Mapping[str, ChatPort]: ...
 
     @property
     def clock(self) -> Callable[[], datetime]: ...

@@ -10,11 +10,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.commands.context import CoreServices
-from bot.commands.parser import COMMANDS, Command, help_text
+from bot.commands.parser import COMMANDS, Command, help_text, help_view
+from bot.commands.references import ReferenceProblem, read_mention, resolve
 from bot.model.defaults import MAX_ATTRIBUTES, MIN_ATTRIBUTES
 from bot.model.domain import AudienceKind, ConversationKind, Role
 from bot.model.events import CommandEffect, CommandInvoked, CommandResult
 from bot.model.names import MAX_ID, InvalidName, clean_description, clean_name
+from bot.model.ports import RefKind, Resolved
 from bot.model.records import (
     AttributeInfo,
     NewSchedule,
@@ -77,6 +79,7 @@ async def run_command(context: CommandContext, command: Command) -> CommandResul
         UsageError,
         InvalidName,
         DuplicateScheduleError,
+        ReferenceProblem,
     ) as exc:
         return CommandResult(str(exc), ok=False)
 
@@ -107,7 +110,7 @@ def _fail(message: str) -> CommandResult:
 
 
 async def _help(context: CommandContext, _command: Command) -> CommandResult:
-    return CommandResult(help_text(context.role))
+    return CommandResult(help_text(context.role), help=help_view(context.role))
 
 
 async def _me(context: CommandContext, _command: Command) -> CommandResult:
@@ -227,7 +230,8 @@ async def _poll_close(context: CommandContext, command: Command) -> CommandResul
     if closed is None:
         return _fail(f"{round_info.label} was closed a moment ago by someone else.")
     text = render_report_text(closed.report, min_answers=context.core.settings.min_group_size)
-    return CommandResult(f"{round_info.label} is closed.\n\n{text}", report=closed.report)
+    note = f"{round_info.label} is closed."
+    return CommandResult(f"{note}\n\n{text}", report=closed.report, note=note)
 
 
 # -- attributes ----------------------------------------------------------------------------
@@ -377,13 +381,16 @@ async def _teams_add(context: CommandContext, command: Command) -> CommandResult
     existing = await _team(context, name, missing_ok=True)
     if existing is not None:
         return _fail(f"A team called '{name}' already exists.")
-    link = None
+    link, shown = None, ""
     if command.option("channel"):
-        link = f"channel:{command.option('channel').lstrip('#')}"  # type: ignore[union-attr]
+        channel = await _resolve(context, command.option("channel") or "", RefKind.CHANNEL)
+        link, shown = f"channel:{channel.id}", _labelled(channel, "#")
     elif command.option("usergroup"):
-        link = f"usergroup:{command.option('usergroup')}"
+        group = await _resolve(context, command.option("usergroup") or "", RefKind.GROUP)
+        link, shown = f"usergroup:{group.id}", _labelled(group, "@")
     await context.core.store.add_team(context.ws, name, linked_source=link, actor=context.actor)
-    return CommandResult(f"Added team '{name}'." + (f" Members come from {link}." if link else ""))
+    source = f" Members come from {link}{shown}." if link else ""
+    return CommandResult(f"Added team '{name}'.{source}")
 
 
 async def _teams_remove(context: CommandContext, command: Command) -> CommandResult:
@@ -432,18 +439,21 @@ async def _team(context: CommandContext, name: str, *, missing_ok: bool = False)
 
 
 async def _person(context: CommandContext, who: str) -> PersonInfo:
-    """A person by platform id (mentions arrive as ids) or, in the console, by name."""
-    key = who.lstrip("@")
-    people = await context.core.store.list_people(context.ws)
-    for person in people:
-        if (
-            key in (person.user_id, person.display_name)
-            or key.lower() == person.display_name.lower()
-        ):
-            return person
-    if context.workspace.ref.platform == "console":
-        return await context.core.store.ensure_person(context.ws, key, key)
-    return await context.core.store.ensure_person(context.ws, key, "")
+    """A person the platform confirmed, by mention or by name (never a typed name as id)."""
+    found = await _resolve(context, who, RefKind.PERSON)
+    return await context.core.store.ensure_person(context.ws, found.id, found.label)
+
+
+async def _resolve(context: CommandContext, word: str, kind: RefKind) -> Resolved:
+    port = context.core.ports.get(context.workspace.ref.platform)
+    if port is None:
+        raise UsageError(f"'{context.workspace.ref.platform}' is not connected; try again later")
+    return await resolve(port, context.workspace.ref, word, kind)
+
+
+def _labelled(found: Resolved, sigil: str) -> str:
+    """' (#sales)' after an id the person would not recognise; nothing when they are equal."""
+    return "" if found.label in ("", found.id) else f" ({sigil}{found.label})"
 
 
 # -- schedules -----------------------------------------------------------------------------
@@ -479,7 +489,13 @@ async def _schedule_add(context: CommandContext, command: Command) -> CommandRes
             "the reminder must come before the deadline: make remind: shorter than window:"
         )
     audience = await _schedule_audience(context, command.option("audience") or "everyone")
-    report = tuple(c.lstrip("#") for c in (command.option("report") or "").split(",") if c)
+    report = tuple(
+        [
+            (await _resolve(context, word, RefKind.CHANNEL)).id
+            for word in (command.option("report") or "").split(",")
+            if word
+        ]
+    )
     # Offices in two zones polling at 09:00 local is the normal case: the default name says
     # where and for whom, so two such schedules get two names.
     given = command.option("name")
@@ -505,7 +521,9 @@ async def _schedule_add(context: CommandContext, command: Command) -> CommandRes
 
 
 async def _schedule_audience(context: CommandContext, text: str) -> str:
-    """The audience as stored; a team must exist now (as for `poll now`), in its own spelling."""
+    """The audience as stored: a channel or group by its checked id; a team must exist now
+    (as for `poll now`), in its own spelling."""
+    text = await _audience(context, text)
     audience = parse_audience(text)
     if audience.kind is not AudienceKind.TEAM:
         return text
@@ -531,6 +549,21 @@ async def _refuse_duplicate_schedule(context: CommandContext, new: NewSchedule) 
                 f"schedule #{old.id} is already called '{old.name}': "
                 "give this one another name with name:NAME"
             )
+
+
+async def _audience(context: CommandContext, text: str) -> str:
+    """The audience with its channel or group checked and stored by id."""
+    kinds = {"channel": RefKind.CHANNEL, "usergroup": RefKind.GROUP}
+    prefix, _, rest = text.partition(":")
+    if prefix.lower() in kinds and rest:
+        found = await _resolve(context, rest, kinds[prefix.lower()])
+        return f"{prefix.lower()}:{found.id}"
+    if text.startswith(("#", "<#")):
+        return f"channel:{(await _resolve(context, text, RefKind.CHANNEL)).id}"
+    if text.startswith(("@", "<!subteam^")):
+        return f"usergroup:{(await _resolve(context, text, RefKind.GROUP)).id}"
+    parse_audience(text)
+    return text
 
 
 async def _schedule_pause(context: CommandContext, command: Command) -> CommandResult:
@@ -595,7 +628,9 @@ async def _admins_add(context: CommandContext, command: Command) -> CommandResul
 
 
 async def _admins_remove(context: CommandContext, command: Command) -> CommandResult:
-    principal = await _principal(context, command.args[0])
+    principal = await _granted(context, command.args[0]) or await _principal(
+        context, command.args[0]
+    )
     if principal == context.person.user_id:
         return _fail("You cannot remove your own role; ask another admin.")
     changed = await context.core.store.set_role(context.ws, principal, None, actor=context.actor)
@@ -604,10 +639,29 @@ async def _admins_remove(context: CommandContext, command: Command) -> CommandRe
     )
 
 
+async def _granted(context: CommandContext, who: str) -> str | None:
+    """The holder of a role named by its stored id, so a role of someone who has left the
+    workspace (whom the platform no longer confirms) can still be taken away."""
+    mention = read_mention(who.removeprefix("usergroup:"), RefKind.PERSON)
+    wanted = {mention.text, f"usergroup:{mention.text}"}
+    grants = await context.core.store.role_grants(context.ws)
+    return next((g.principal for g in grants if g.principal in wanted), None)
+
+
 async def _principal(context: CommandContext, who: str) -> str:
+    """A person's id, or "usergroup:ID" for a user group (named as such or by its @handle)."""
     if who.startswith("usergroup:"):
-        return who
-    return (await _person(context, who)).user_id
+        group = await _resolve(context, who.removeprefix("usergroup:"), RefKind.GROUP)
+        return f"usergroup:{group.id}"
+    try:
+        return (await _person(context, who)).user_id
+    except ReferenceProblem as not_a_person:
+        if not who.startswith("@"):
+            raise
+        try:  # Slack's "@sales-team" is a group's handle as often as a person's name
+            return f"usergroup:{(await _resolve(context, who, RefKind.GROUP)).id}"
+        except ReferenceProblem:
+            raise not_a_person from None
 
 
 async def _audit(context: CommandContext, _command: Command) -> CommandResult:

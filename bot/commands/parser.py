@@ -1,8 +1,9 @@
 """Parsing `/alignment …` text into a typed command, the same for every chat platform.
 
 Words are split shell-style, so names with spaces are quoted ("delivery speed"); options are
-`key:value` words anywhere after the verb. Platform mention syntax (Slack's `<@U123|ann>`,
-`<#C123|sales>`, `<!subteam^S1|@leads>`) is reduced to plain ids here, once.
+`key:value` words anywhere after the verb. Mentions (Slack's `<@U123|ann>`, `<#C123|sales>`,
+`<!subteam^S1|@leads>`) stay as they came: the handlers resolve them with the platform
+(``bot.commands.references``), which needs to know whether an id or a typed name arrived.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from bot.model.domain import Role
+from bot.model.views import HelpLine, HelpView
 
 
 class CommandError(ValueError):
@@ -98,7 +100,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "research show": _spec("research show ID", "one study's figures", M, args=(1, 1)),
     "teams list": _spec("teams list", "teams and their sizes", E),
     "teams add": _spec(
-        'teams add "NAME" [channel:ID] [usergroup:ID]',
+        'teams add "NAME" [channel:#CHANNEL] [usergroup:@GROUP]',
         "add a team (optionally linked to a channel or user group)",
         A,
         args=(1, 1),
@@ -138,16 +140,13 @@ COMMANDS: dict[str, CommandSpec] = {
 
 GROUPS = sorted({name.split(" ")[0] for name in COMMANDS})
 
-_MENTION = re.compile(r"<@([A-Z0-9a-z_.:-]+)(?:\|[^>]*)?>")
-_CHANNEL = re.compile(r"<#([A-Z0-9a-z_-]+)(?:\|[^>]*)?>")
-_SUBTEAM = re.compile(r"<!subteam\^([A-Z0-9a-z_-]+)(?:\|[^>]*)?>")
+# A user group mention on its own (not already an option's value) is the usergroup: option.
+_LONE_SUBTEAM = re.compile(r"(?<![:\w])<!subteam\^")
 _OPTION = re.compile(r"^([a-z]+):(.+)$")
 
 
 def normalise_mentions(text: str) -> str:
-    text = _MENTION.sub(r"\1", text)
-    text = _CHANNEL.sub(r"#\1", text)
-    return _SUBTEAM.sub(r"usergroup:\1", text)
+    return _LONE_SUBTEAM.sub("usergroup:<!subteam^", text)
 
 
 def parse(text: str) -> Command:
@@ -226,9 +225,19 @@ def _groups_hint() -> str:
     return "Try '/alignment help' for the list of commands."
 
 
+HELP_TITLE = "alignment-bot — how well do we know what our customers value?"
+
+
+def help_view(role: Role) -> HelpView:
+    """The commands ``role`` may use, from the one table, in no platform's syntax."""
+    lines = tuple(
+        HelpLine(spec.usage, spec.summary) for spec in COMMANDS.values() if role.allows(spec.role)
+    )
+    return HelpView(HELP_TITLE, lines)
+
+
 def help_text(role: Role) -> str:
-    lines = ["*alignment-bot* — how well do we know what our customers value?", ""]
-    for spec in COMMANDS.values():
-        if role.allows(spec.role):
-            lines.append(f"• /alignment {spec.usage} — {spec.summary}")
+    """The help as the console shows it (plain text, slash-command syntax)."""
+    view = help_view(role)
+    lines = [view.title, ""] + [f"• /alignment {h.usage} — {h.summary}" for h in view.lines]
     return "\n".join(lines)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.model.domain import ConversationRef, MessageRef, UserRef
-from bot.model.views import PollView, ReportView
+from bot.model.views import HelpView, PollView, ReportView
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +63,9 @@ class CommandResult:
 
     ``in_channel`` asks the adapter to post the reply (and report, if any) visibly to the
     conversation the command came from instead of privately to the caller.
+
+    With a ``report``, ``text`` is the whole answer in plain words for text-only clients (the
+    console); chat adapters show ``note`` and render the report themselves, as one message.
     """
 
     text: str
@@ -70,6 +73,8 @@ class CommandResult:
     in_channel: bool = False
     effect: CommandEffect = CommandEffect.NONE
     report: ReportView | None = None
+    note: str = ""  # with a report: the sentence shown above it, e.g. "Round 3 is closed."
+    help: HelpView | None = None  # for chat adapters to render; ``text`` is the console's
 
 
 class AnswerStatus(StrEnum):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -43,10 +44,49 @@ class UserProfile:
 class DeliveryError(Exception):
     """A send failed. ``retryable`` failures (rate limits, 5xx, timeouts) may be tried again."""
 
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        code: str = "",
+    ):
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.code = code  # the platform's own error name (e.g. Slack's "channel_not_found")
+
+
+class RefKind(StrEnum):
+    """What a command argument names on the platform."""
+
+    CHANNEL = "channel"
+    PERSON = "person"
+    GROUP = "group"  # a platform user group (Slack's @handle groups)
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A channel, person or group as it arrived in a command: either the platform's escaped
+    form (an id the client inserted) or a name the person typed."""
+
+    kind: RefKind
+    text: str  # the id, or the typed name without its leading '#' or '@'
+    is_id: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """A mention the platform confirmed: its id (what we store) and a label to show."""
+
+    id: str
+    label: str
+
+
+class UnknownReference(Exception):
+    """A mention the platform does not know, or knows several of. The message is written by
+    the adapter, in its platform's words, and says how to name the thing so it is found."""
 
 
 class ChatPort(Protocol):
@@ -84,6 +124,11 @@ class ChatPort(Protocol):
 
     async def members(self, workspace: WorkspaceRef, source: AudienceSource) -> Sequence[UserRef]:
         """Everyone in a channel or user group, all pages read."""
+        ...
+
+    async def resolve(self, workspace: WorkspaceRef, mention: Mention) -> Resolved:
+        """The platform id behind a mention, checked with the platform now (so a bad name is
+        refused when typed, not when a schedule fires); raises ``UnknownReference``."""
         ...
 
 

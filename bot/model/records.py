@@ -186,6 +186,7 @@ class OutboxItem:
     payload: dict[str, Any]
     attempts: int
     claimed_at: datetime | None
+    send_started: bool = False  # a post of it had begun (under some worker's claim)
 
 
 @dataclass(frozen=True, slots=True)

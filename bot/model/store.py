@@ -274,6 +274,11 @@ class Store(Protocol):
         mid-send): their delivery is uncertain. A worker never takes its own claims back."""
         ...
 
+    async def outbox_started(self, item_ids: Sequence[int], *, at: datetime) -> None:
+        """These claimed messages are about to be posted: should their worker die now, the
+        next one asks the platform whether they arrived (and only these)."""
+        ...
+
     async def renew_claims(self, item_ids: Sequence[int], *, worker: str, at: datetime) -> None:
         """A live worker's heartbeat: its claims stay fresh however slow a send is."""
         ...

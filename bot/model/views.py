@@ -159,3 +159,17 @@ class HomeView:
     open_round_deadline: datetime | None = None
     response_rate: float | None = None
     latest: Figures | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HelpLine:
+    usage: str  # the command as typed after the bot's name, e.g. "report [team:NAME]"
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class HelpView:
+    """The commands a person may use; each adapter writes them in its platform's syntax."""
+
+    title: str
+    lines: tuple[HelpLine, ...]

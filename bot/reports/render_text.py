@@ -308,3 +308,24 @@ def _manager_lines(home: HomeView) -> list[str]:
         lines.append(f"- Latest alignment score: {latest.alignment_score}/100")
         lines.append(f"- Top-{latest.k} match: {latest.top_hits} of {latest.k}")
     return lines
+
+
+def render_report_fallback(report: ReportView) -> str:
+    """The report in one or two plain sentences: what a notification, a screen reader or a
+    client that cannot show Block Kit or cards displays. No Markdown headings or tables."""
+    lead = f"{report.title} ({report.round_label})"
+    figures = report.figures
+    if figures is None:
+        return f"{lead}: too few answers to show results yet ({report.invited} invited)."
+    facts = [f"alignment score {figures.alignment_score}/100"]
+    if report.agreement_label:
+        facts.append(report.agreement_label)
+    facts.append(f"top-{figures.k} match {figures.top_hits} of {figures.k}")
+    facts.append(f"{_response_rate(figures.respondents, report.invited)} answered")
+    text = f"{lead}: {', '.join(facts)}."
+    kinds = {SurpriseKind.BLIND_SPOT: "Blind spots", SurpriseKind.OVERRATED: "Overrated"}
+    for kind, heading in kinds.items():
+        names = [s.attribute for s in report.surprises if s.kind is kind]
+        if names:
+            text += f" {heading}: {joined(names)}."
+    return text

@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -66,6 +67,58 @@ class RateLimiter:
         self._next = max(self._next, now + seconds)
 
 
+class StartMarks:
+    """Records that posts are about to begin, durably, before they begin.
+
+    A write per post would cost a commit per message (a third of a fan-out's speed on
+    SQLite), so a post that needs its mark also marks the next ``ahead`` messages in line
+    (claim order, which is the order the send gate lets them through), and posts that ask
+    while a write is under way share the next one. After a crash the marked set is what was
+    in flight plus at most ``ahead`` that were about to be: each looked up once, never missed.
+    """
+
+    def __init__(self, write: Callable[[list[int]], Awaitable[None]], *, ahead: int) -> None:
+        self._write = write
+        self._ahead = ahead
+        self._line: deque[int] = deque()  # claimed, not yet at the post, in claim order
+        self._written: dict[int, asyncio.Future[None]] = {}  # marked ahead: its write
+        self._waiting: list[tuple[list[int], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    def queue(self, item_ids: Iterable[int]) -> None:
+        self._line.extend(item_ids)
+
+    def reset(self) -> None:
+        self._line.clear()
+        self._written.clear()
+
+    async def mark(self, item_id: int) -> None:
+        written = self._written.pop(item_id, None)
+        if written is None:
+            with contextlib.suppress(ValueError):
+                self._line.remove(item_id)
+            ahead = [self._line.popleft() for _ in range(min(self._ahead, len(self._line)))]
+            written = asyncio.get_running_loop().create_future()
+            self._waiting.append(([item_id, *ahead], written))
+            self._written.update(dict.fromkeys(ahead, written))
+            if self._writer is None or self._writer.done():
+                self._writer = asyncio.ensure_future(self._write_all())
+        await asyncio.shield(written)
+
+    async def _write_all(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await self._write([item_id for ids, _ in batch for item_id in ids])
+            except Exception as exc:
+                for _, done in batch:
+                    done.set_exception(exc)
+                    done.exception()  # read here: an ahead mark may never be awaited
+                continue
+            for _, done in batch:
+                done.set_result(None)
+
+
 @dataclass(frozen=True, slots=True)
 class Renderers:
     """How the outbox turns a stored payload back into a view at send time."""
@@ -99,6 +152,7 @@ class Outbox:
         self._wake = asyncio.Event()
         self._reports: dict[int, ReportView | None] = {}
         self._workspaces: dict[int, WorkspaceInfo] = {}
+        self._starts = StartMarks(self._mark_started, ahead=max(concurrency - 1, 0))
 
     def wake(self) -> None:
         """New messages were queued: do not wait for the next poll interval."""
@@ -135,6 +189,7 @@ class Outbox:
         handled = 0
         self._reports.clear()
         self._workspaces.clear()
+        self._starts.reset()
 
         async def handle(item: OutboxItem, uncertain: bool) -> None:
             async with gate:
@@ -148,6 +203,7 @@ class Outbox:
                 if room >= window // 2 or not running:
                     claimed = await self._claim(room) if room > 0 else []
                     handled += len(claimed)
+                    self._starts.queue(item.id for item, _ in claimed)
                     for item, uncertain in claimed:
                         task = asyncio.ensure_future(handle(item, uncertain))
                         running.add(task)
@@ -179,7 +235,20 @@ class Outbox:
             now, lease=self._lease, worker=self.worker, limit=limit
         )
         fresh = await self._store.claim_outbox(now, worker=self.worker, limit=limit - len(stale))
-        return [(item, True) for item in stale] + [(item, False) for item in fresh]
+        # A dead worker's claim is uncertain only if its post had begun; the rest of its
+        # claims were still waiting their turn and are simply sent.
+        return [(item, item.send_started) for item in stale] + [(item, False) for item in fresh]
+
+    async def _mark_started(self, item_ids: list[int]) -> None:
+        await self._store.outbox_started(item_ids, at=self._clock())
+
+    async def _about_to_post(self, item: OutboxItem, port: ChatPort) -> None:
+        # Only a port that can look a message up later gains from knowing it was in flight.
+        if isinstance(port, ConfirmsDelivery):
+            try:
+                await self._starts.mark(item.id)
+            except Exception as exc:  # the database, not the message: try again later
+                raise DeliveryError(f"could not record the send: {exc}", retryable=True) from exc
 
     async def _handle(self, item: OutboxItem, *, uncertain: bool) -> None:
         try:
@@ -262,6 +331,7 @@ class Outbox:
         # so posts leave evenly spaced however long rendering took.
         if item.kind is OutboxKind.TEXT:
             await limiter.wait()
+            await self._about_to_post(item, port)
             return await port.post_text(conversation, str(item.payload["text"]), key=key)
         if item.kind is OutboxKind.POLL:
             poll = await self._renderers.poll(
@@ -270,11 +340,13 @@ class Outbox:
             if poll is None:
                 raise DeliveryError("the round or person no longer exists", retryable=False)
             await limiter.wait()
+            await self._about_to_post(item, port)
             return await port.send_poll(conversation, poll, key=key)
         report = await self._report(workspace, int(item.payload["round_id"]))
         if report is None:
             raise DeliveryError("the round no longer exists", retryable=False)
         await limiter.wait()
+        await self._about_to_post(item, port)
         return await port.post_report(conversation, report, key=key)
 
     async def _report(self, workspace: WorkspaceInfo, round_id: int) -> ReportView | None:

@@ -866,7 +866,7 @@ BAD_INPUT = [
     ("attributes add", 'Error: usage: /alignment attributes add "NAME" ["DESCRIPTION"]'),
     ("attributes rename price", 'Error: usage: /alignment attributes rename "OLD" "NEW"'),
     ("attributes remove price quality", 'Error: usage: /alignment attributes remove "NAME"'),
-    ("teams add", 'Error: usage: /alignment teams add "NAME" [channel:ID] [usergroup:ID]'),
+    ("teams add", 'Error: usage: /alignment teams add "NAME" [channel:#CHANNEL] [usergroup:@GROUP]'),
     ("schedule add", "Error: usage: /alignment schedule add WHEN"),
     ("schedule pause", "Error: usage: /alignment schedule pause ID"),
     ("research show", "Error: usage: /alignment research show ID"),

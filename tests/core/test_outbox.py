@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.model.domain import ConversationKind, ConversationRef, MessageRef, UserRef
 from bot.model.records import NewOutboxItem, OutboxKind
-from bot.rounds.outbox import Outbox, Renderers
+from bot.rounds.outbox import Outbox, Renderers, StartMarks
 from tests.core.conftest import World
 
 LEASE = timedelta(seconds=0.3)
@@ -96,3 +96,21 @@ async def test_enqueue_counts_only_new_keys_across_chunks_and_calls(world: World
     assert await store.enqueue(workspace.id, items(range(1100, 1300))) == 100
     assert await store.enqueue(workspace.id, items(range(1300))) == 0
     assert await store.outbox_counts() == {"pending": 1300}
+
+
+async def test_start_marks_mark_the_next_in_line_and_share_writes() -> None:
+    writes: list[list[int]] = []
+
+    async def write(ids: list[int]) -> None:
+        await asyncio.sleep(0.01)
+        writes.append(ids)
+
+    marks = StartMarks(write, ahead=3)
+    marks.queue(range(1, 11))
+    await marks.mark(1)
+    assert writes == [[1, 2, 3, 4]]  # the post and the three behind it
+    await asyncio.gather(marks.mark(2), marks.mark(3))
+    assert writes == [[1, 2, 3, 4]]  # already marked: no write
+    # Posts asking at the same moment share one write.
+    await asyncio.gather(marks.mark(5), marks.mark(9), marks.mark(10))
+    assert writes[1:] == [[5, 6, 7, 8, 9, 10]]

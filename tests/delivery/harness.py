@@ -37,7 +37,7 @@ def populate(fake: FakeSlackApi, channel: str, members: int) -> list[str]:
     people = [f"U{n:06d}" for n in range(members)]
     for person in people:
         fake.add_user(person, name=f"Person {person}")
-    fake.channel_members[channel] = people
+    fake.add_channel(channel, "all", members=people)
     return people
 
 

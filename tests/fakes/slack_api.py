@@ -52,6 +52,8 @@ class FakeSlackApi:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     channel_members: dict[str, list[str]] = field(default_factory=dict)
     usergroups: dict[str, list[str]] = field(default_factory=dict)
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> channel object
+    usergroup_info: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> usergroup
     responses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # response_url
     uploads: dict[str, bytes] = field(default_factory=dict)
     shared_files: dict[str, bytes] = field(default_factory=dict)
@@ -69,6 +71,13 @@ class FakeSlackApi:
     # A steady limit on chat.postMessage, like Slack's per-method tiers: above it, 429.
     post_rate: float | None = None
     _post_times: list[float] = field(default_factory=list)
+    # Slack's 2025 limits for distributed non-Marketplace apps: conversations.history once a
+    # minute per workspace, at most 15 messages a page. ``clock`` lets a test run them in
+    # virtual time.
+    history_per_minute: float | None = None
+    history_page_max: int | None = None
+    clock: Callable[[], float] = time.monotonic
+    _history_at: float | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -111,6 +120,7 @@ class FakeSlackApi:
         user_id: str,
         *,
         name: str = "",
+        real_name: str = "",
         is_admin: bool = False,
         is_owner: bool = False,
         is_bot: bool = False,
@@ -125,8 +135,39 @@ class FakeSlackApi:
             "is_owner": is_owner,
             "is_bot": is_bot,
             "tz": "Europe/Berlin",
-            "profile": {"display_name": name, "real_name": name or user_id},
+            "profile": {"display_name": name, "real_name": real_name or name or user_id},
         }
+
+    def add_channel(
+        self, channel_id: str, name: str, *, members: list[str] | None = None, private: bool = False
+    ) -> None:
+        """A channel as conversations.list / conversations.info describe it."""
+        self.channels[channel_id] = {
+            "id": channel_id,
+            "name": name,
+            "is_channel": not private,
+            "is_group": private,
+            "is_private": private,
+            "is_archived": False,
+            "is_member": True,
+        }
+        self.channel_members[channel_id] = list(members or [])
+
+    def add_usergroup(
+        self, group_id: str, handle: str, *, name: str = "", users: list[str] | None = None
+    ) -> None:
+        """A user group as usergroups.list describes it."""
+        self.usergroup_info[group_id] = {
+            "id": group_id,
+            "team_id": self.team_id,
+            "is_usergroup": True,
+            "name": name or handle.title(),
+            "handle": handle,
+            "is_external": False,
+            "date_delete": 0,
+            "user_count": str(len(users or [])),
+        }
+        self.usergroups[group_id] = list(users or [])
 
     def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 1) -> None:
         """Answer the next ``times`` calls of ``method`` with 429 and Retry-After."""
@@ -172,6 +213,11 @@ class FakeSlackApi:
             self.refused.append(call)
             return web.json_response(
                 {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"}
+            )
+        if method == "conversations.history" and self._history_too_soon():
+            self.refused.append(call)
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "60"}
             )
         trouble = self._trouble.get(method)
         if trouble is not None and trouble.times > 0:
@@ -253,6 +299,15 @@ class FakeSlackApi:
         self._post_times.append(now)
         return False
 
+    def _history_too_soon(self) -> bool:
+        if self.history_per_minute is None:
+            return False
+        now = self.clock()
+        if self._history_at is not None and now - self._history_at < 60 / self.history_per_minute:
+            return True
+        self._history_at = now
+        return False
+
     def _m_chat_postMessage(self, call: Call) -> dict[str, Any]:
         channel = str(call.params.get("channel", ""))
         if channel[:1] in ("U", "W"):
@@ -271,6 +326,8 @@ class FakeSlackApi:
     def _m_conversations_history(self, call: Call) -> dict[str, Any]:
         messages = self.history.get(str(call.params.get("channel")), [])
         limit = int(call.params.get("limit") or 100)
+        if self.history_page_max is not None:
+            limit = min(limit, self.history_page_max)
         include = str(call.params.get("include_all_metadata", "")).lower() in ("1", "true")
         page = [m if include else {k: v for k, v in m.items() if k != "metadata"} for m in messages]
         return {"ok": True, "messages": page[:limit], "has_more": len(page) > limit}
@@ -311,6 +368,17 @@ class FakeSlackApi:
             return {"ok": False, "error": "no_such_subteam"}
         return {"ok": True, "users": users}
 
+    def _m_conversations_list(self, call: Call) -> dict[str, Any]:
+        channels = [c for c in self.channels.values() if not c["is_archived"]]
+        return {"ok": True, **self._page(channels, call, "channels")}
+
+    def _m_conversations_info(self, call: Call) -> dict[str, Any]:
+        channel = self.channels.get(str(call.params.get("channel")))
+        return {"ok": True, "channel": channel} if channel else _error("channel_not_found")
+
+    def _m_usergroups_list(self, call: Call) -> dict[str, Any]:
+        return {"ok": True, "usergroups": list(self.usergroup_info.values())}
+
     def _m_users_info(self, call: Call) -> dict[str, Any]:
         user = self.users.get(str(call.params.get("user")))
         return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
@@ -338,6 +406,10 @@ class FakeSlackApi:
         end = start + self.page_size
         next_cursor = str(end) if end < len(items) else ""
         return {key: items[start:end], "response_metadata": {"next_cursor": next_cursor}}
+
+
+def _error(code: str) -> dict[str, Any]:
+    return {"ok": False, "error": code}
 
 
 def _view_of(call: Call) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from bot.model.domain import ConversationKind
+from bot.commands.parser import help_view
+from bot.model.domain import ConversationKind, Role
 from bot.model.events import CommandEffect, CommandResult
 from bot.model.views import Figures, ReportView
 from tests.fakes.slack_api import FakeSlackApi
@@ -94,22 +95,50 @@ async def test_command_in_dm_and_admin_lookup_is_cached(
     assert len(fake_slack.calls_to("users.info")) == 1
 
 
-async def test_in_channel_report_posts_summary_and_chart(
+async def test_in_channel_report_is_one_message_with_blocks_and_one_chart(
     server: Server, core: FakeCore, fake_slack: FakeSlackApi
 ) -> None:
+    # Issue #13 changed this: the core's Markdown used to go out first through response_url.
     core.command_result = CommandResult(
-        text="Here is the report.", in_channel=True, report=report()
+        text="# Alignment report\n\n| Team | n |", in_channel=True, report=report()
     )
     body = payloads.slash_command(response_url=fake_slack.response_url("rep"), text="report")
     assert (await server.signed(body)).status == 200
-    replies = await fake_slack.wait_for_response("rep")
-    assert replies[0]["response_type"] == "in_channel"
-    (post,) = await fake_slack.wait_for("chat.postMessage")
-    assert post.params["channel"] == "C0GENERAL"
     (complete,) = await fake_slack.wait_for("files.completeUploadExternal")
+    await server.adapter.idle()
+    (post,) = fake_slack.calls_to("chat.postMessage")
+    assert post.params["channel"] == "C0GENERAL"
+    blocks = post.params["blocks"]
+    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    assert blocks[0]["type"] == "header"
+    # The fallback is what a notification shows: plain sentences, no Markdown.
+    assert post.params["text"] == (
+        "Alignment report (May 2030): alignment score 61/100, moderate agreement, "
+        "top-3 match 2 of 3, 8 of 10 (80%) answered."
+    )
+    assert fake_slack.responses.get("rep") is None  # nothing through response_url
     assert complete.params["channel_id"] == "C0GENERAL"
     assert complete.params["thread_ts"] == "1700000001.000100"
     assert list(fake_slack.uploads.values()) == [PNG]
+
+
+async def test_private_report_reply_is_one_response_with_its_note_and_blocks(
+    server: Server, core: FakeCore, fake_slack: FakeSlackApi
+) -> None:
+    core.command_result = CommandResult(
+        text="Round 7 is closed.\n\n# Alignment report", report=report(), note="Round 7 is closed."
+    )
+    body = payloads.slash_command(response_url=fake_slack.response_url("close"), text="poll close")
+    assert (await server.signed(body)).status == 200
+    (reply,) = await fake_slack.wait_for_response("close")
+    await server.adapter.idle()
+    assert reply["response_type"] == "ephemeral"
+    assert reply["text"].startswith("Round 7 is closed. Alignment report (May 2030): ")
+    assert "#" not in reply["text"]
+    assert "|" not in reply["text"]
+    assert reply["blocks"][0]["text"]["text"] == "Round 7 is closed."
+    assert reply["blocks"][1]["type"] == "header"
+    assert fake_slack.calls_to("chat.postMessage") == []
 
 
 async def test_research_import_opens_modal_and_errors_go_next_to_field(
@@ -206,3 +235,16 @@ async def _json(server: Server, payload: dict[str, object]) -> dict[str, object]
         assert response.status == 200
         result: dict[str, object] = await response.json()
         return result
+
+
+async def test_help_arrives_as_slack_blocks(
+    server: Server, core: FakeCore, fake_slack: FakeSlackApi
+) -> None:
+    view = help_view(Role.EMPLOYEE)
+    core.command_result = CommandResult(text="plain help", help=view)
+    body = payloads.slash_command(response_url=fake_slack.response_url("help"), text="help")
+    assert (await server.signed(body)).status == 200
+    (reply,) = await fake_slack.wait_for_response("help")
+    shown = "\n".join(b["text"]["text"] for b in reply["blocks"])
+    assert shown.startswith(f"*{view.title}*")
+    assert "• `/alignment me` — " in shown

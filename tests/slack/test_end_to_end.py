@@ -189,7 +189,7 @@ async def test_a_role_granted_to_a_user_group_applies_to_its_members(
 ) -> None:
     _app, server = world
     fake_slack.add_user("UGRP", name="Group member")
-    fake_slack.usergroups["S0LEADS"] = ["UGRP"]
+    fake_slack.add_usergroup("S0LEADS", "leads", users=["UGRP"])
     granted = await _reply(server, fake_slack, "admins add <!subteam^S0LEADS|@leads>", "grant")
     assert "usergroup:S0LEADS is now admin" in granted["text"], granted
     body = payloads.slash_command(

@@ -74,9 +74,15 @@ def _called_methods() -> set[str]:
                     found |= _literal(node.args[1])
                 if node.func.attr == "_pages" and len(node.args) >= 2:
                     found |= _literal(node.args[1])
+            if _is_call_to(node, "read_pages") and len(node.args) >= 3:  # type: ignore[attr-defined]
+                found |= _literal(node.args[2])  # type: ignore[attr-defined]
             if isinstance(node, ast.For) and _is_require_loop(node):
                 found |= {e.value for e in node.iter.elts if isinstance(e, ast.Constant)}  # type: ignore[attr-defined]
     return found
+
+
+def _is_call_to(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
 
 
 def _literal(node: ast.expr) -> set[str]:

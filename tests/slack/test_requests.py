@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
+
+import pytest
 
 from tests.delivery.harness import wait_until
 from tests.fakes.slack_api import FakeSlackApi
@@ -154,3 +157,34 @@ async def test_a_failed_auth_test_is_refused_and_the_next_request_asks_again(
     assert (await server.interact(payload)).status == 200  # not kept: asked again
     assert len(fake_slack.calls_to("auth.test")) == 1
     assert core.untouched
+
+
+async def test_every_documented_events_envelope_is_answered_200(
+    server: Server, core: FakeCore, fake_slack: FakeSlackApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Events API sends three outer envelope types (url_verification, event_callback,
+    app_rate_limited); Slack disables apps that fail more than 5% of deliveries."""
+    rate_limited = {
+        "token": "Jhj5dZrVaK7ZwHHjRyZWjbDl",
+        "type": "app_rate_limited",
+        "team_id": payloads.TEAM,
+        "minute_rate_limited": 1518467820,
+        "api_app_id": "A0001",
+    }
+    newer = {"token": "t", "type": "some_future_envelope", "team_id": payloads.TEAM}
+    with caplog.at_level(logging.INFO, logger="adapters.slack.adapter"):
+        for envelope in (rate_limited, newer):
+            body = json.dumps(envelope).encode()
+            response = await server.signed(body, content_type="application/json")
+            assert response.status == 200, envelope["type"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"Slack rate-limited event delivery: team {payloads.TEAM}, minute 1518467820"
+    ]
+    assert core.untouched
+    assert fake_slack.calls == []
+    home = await server.signed(payloads.app_home_opened(), content_type="application/json")
+    assert home.status == 200
+    # An envelope without a type is still malformed.
+    body = json.dumps({"token": "t", "team_id": payloads.TEAM}).encode()
+    assert (await server.signed(body, content_type="application/json")).status == 400

@@ -65,7 +65,9 @@ RENDERED = {
     "open poll with error": cards.poll_card(sample_poll(), error="Pick 3", picks=("price", "", "")),
     "answered poll": cards.poll_card(sample_poll(PollState.ANSWERED, ("price", "speed", "range"))),
     "closed poll": cards.poll_card(sample_poll(PollState.CLOSED)),
-    "report": cards.report_card(full_report(b"\x89PNG\r\n\x1a\n" + b"0" * 100)),
+    "report": cards.report_card(
+        full_report(None), chart_url=cards.chart_data_uri(b"\x89PNG\r\n\x1a\n" + b"0" * 100)
+    ),
     "empty report": cards.report_card(
         ReportView("Alignment", "Q2", datetime(2030, 7, 1, tzinfo=UTC), invited=30, figures=None)
     ),

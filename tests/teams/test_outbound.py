@@ -201,17 +201,3 @@ async def test_ephemeral_falls_back_to_a_1to1_message(harness: Harness) -> None:
     assert sent.body is not None
     assert sent.body["text"] == "psst"
     assert harness.adapter.port.capabilities.ephemeral is False
-
-
-async def test_report_with_big_chart_goes_as_attachment(harness: Harness) -> None:
-    await harness.post(
-        harness.activity("conversationUpdate", channel=CHANNEL, team=TEAM, membersAdded=[BOT])
-    )
-    harness.connector.calls.clear()
-    await harness.adapter.port.post_report(
-        ConversationRef(WS, CHANNEL), report(b"\x89PNG" * 10_000)
-    )
-    [sent] = harness.connector.sent()
-    assert sent.body is not None
-    kinds = [a["contentType"] for a in sent.body["attachments"]]
-    assert kinds == ["application/vnd.microsoft.card.adaptive", "image/png"]
