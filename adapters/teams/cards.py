@@ -225,7 +225,7 @@ def _surprise_line(line: SurpriseLine) -> str:
 
 def _group_line(line: GroupLine) -> str:
     if line.figures is None:
-        return f"**{line.name}**: too few answers"
+        return f"**{line.name}**: {line.reason}"
     f = line.figures
     return (
         f"**{line.name}**: score {f.alignment_score}, top-{f.k} match {f.top_hits} of {f.k} "
@@ -266,7 +266,7 @@ def report_card(report: ReportView) -> Card:
     if report.research_label:
         body.append(_text(f"Compared with: {report.research_label}", isSubtle=True))
     if report.figures is None:
-        body.append(_text(f"Too few answers to show results ({report.invited} invited)."))
+        body.append(_text(report.withheld))
     else:
         rate = report.response_rate
         answered = f"{report.figures.respondents} of {report.invited} answered"

@@ -31,6 +31,10 @@ class Settings:
     permutations: int = 2000  # for Kendall's W with fewer than 20 respondents
     seed: int | None = 0  # fixed so the same answers always give the same report
     rbo_p: float = 0.9
+    # Never let a share say "all" or "none" of a group (that would tell every member's pick):
+    # counts behind shares and share tests are kept within 1..n-1. On for everything the bot
+    # publishes; off for offline statistics on one's own files.
+    unanimity_guard: bool = False
 
 
 @dataclass(frozen=True, slots=True)

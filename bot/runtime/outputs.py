@@ -15,6 +15,7 @@ from bot.analytics import Settings as AnalysisSettings
 from bot.model.records import RoundInfo, WorkspaceInfo
 from bot.model.research import ResearchStudy
 from bot.model.views import ReportView
+from bot.reports.disclosure import public_json
 from bot.reports.render_text import render_report_text
 from bot.reports.research_io import parse_research
 from bot.reports.responses_io import parse_responses_csv
@@ -34,7 +35,7 @@ async def write_report_folder(
     """report.md, report.json and chart.png for one round."""
     report = await rounds.report(workspace, round_info, team=team, segment=segment)
     analysis = await rounds.analysis(workspace, round_info)
-    payload = {"round": round_info.id, "label": round_info.label, **analysis.to_json_dict()}
+    payload = {"round": round_info.id, "label": round_info.label, **public_json(analysis)}
     markdown = render_report_text(report, min_answers=min_group_size)
     await asyncio.to_thread(_write_folder, out, markdown, payload, report.chart_png)
     return report
