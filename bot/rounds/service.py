@@ -367,14 +367,16 @@ class RoundService:
             stored = await self._store.round_snapshot(round_info.id)
             if stored is not None:
                 return snapshot.decode(stored)
+        invited = await self._store.invitation_count(round_info.id)
+        if round_info.state is not RoundState.CLOSED:
+            nothing = Analysis(
+                await self._asked(workspace, ()), round_info.top_k, self._analysis, None
+            )
+            return Published(nothing, NOTHING_PUBLISHED, invited)
         answers = await self._store.answers_for_round(round_info.id)
         if studies is None:
             studies = await self.studies_at(workspace, round_info.closed_at)
         analysis = await self._analyse(workspace, round_info, answers, studies)
-        invited = await self._store.invitation_count(round_info.id)
-        if round_info.state is not RoundState.CLOSED:
-            hidden = disclosure.apply(analysis, NOTHING_PUBLISHED)
-            return Published(hidden, NOTHING_PUBLISHED, invited)
         earlier = await self._earlier_published(workspace, round_info)
         verdicts = disclosure.decide(
             _teams_of(answers), self._analysis.min_group_size, earlier=earlier
@@ -392,22 +394,28 @@ class RoundService:
         answers: Sequence[AnswerRecord],
         studies: Mapping[str, StudyInfo],
     ) -> Analysis:
-        every = await self._store.list_attributes(workspace.id, include_retired=True)
-        names = {a.id: a.name for a in every}
-        asked = [a.name for a in every if a.active]
+        names = await self._attribute_names(workspace)
         rows = [
             (str(a.person_id), a.teams, tuple(names.get(x, str(x)) for x in a.ranking))
             for a in answers
         ]
-        for _, _, ranking in rows:
-            asked.extend(name for name in ranking if name not in asked)
         return analyse(
-            asked,
+            await self._asked(workspace, [ranking for _, _, ranking in rows]),
             rows,
             {(segment or None): study.to_study() for segment, study in studies.items()},
             k=round_info.top_k,
             settings=replace(self._analysis, unanimity_guard=True),
         )
+
+    async def _asked(
+        self, workspace: WorkspaceInfo, rankings: Sequence[Sequence[str]]
+    ) -> tuple[str, ...]:
+        """The active attributes, then any retired one an answer still names."""
+        every = await self._store.list_attributes(workspace.id, include_retired=True)
+        asked = [a.name for a in every if a.active]
+        for ranking in rankings:
+            asked.extend(name for name in ranking if name not in asked)
+        return tuple(asked)
 
     async def _earlier_published(
         self, workspace: WorkspaceInfo, round_info: RoundInfo
