@@ -87,10 +87,19 @@ def decide(
 def _member_sets(
     people: Sequence[str], teams_of: Mapping[str, Sequence[str]]
 ) -> dict[str, NDArray[np.bool_]]:
+    # Few distinct team combinations, many people: number the combinations in one pass,
+    # then build each team's membership with vector operations.
+    patterns: dict[tuple[str, ...], int] = {}
+    codes = np.fromiter(
+        (patterns.setdefault(tuple(teams_of[p]), len(patterns)) for p in people),
+        dtype=np.intp,
+        count=len(people),
+    )
     groups = {ORGANISATION: np.ones(len(people), dtype=np.bool_)}
-    for index, person in enumerate(people):
-        for team in teams_of[person]:
-            groups.setdefault(team, np.zeros(len(people), dtype=np.bool_))[index] = True
+    for teams, code in patterns.items():
+        members = codes == code
+        for team in teams:
+            groups[team] = groups.get(team, np.zeros(len(people), dtype=np.bool_)) | members
     return groups
 
 
@@ -151,14 +160,25 @@ def _atom_leak(
     part in that combination is hidden."""
     if not shown:
         return None
-    matrix = np.stack([groups[name] for name in shown])  # groups x people
-    atoms, sizes = np.unique(matrix.T, axis=0, return_counts=True)  # atoms x groups
+    atoms, sizes = _atoms(np.stack([groups[name] for name in shown]))
     atom_by_group = atoms.astype(np.float64)
     for index in np.flatnonzero(sizes < minimum):
         combination = _combination_for(atom_by_group, int(index))
         if combination is not None:
             return shown[int(np.flatnonzero(np.abs(combination) > 1e-9)[0])]
     return None
+
+
+def _atoms(matrix: NDArray[np.bool_]) -> tuple[NDArray[np.bool_], NDArray[np.intp]]:
+    """The distinct membership patterns (atoms x groups) of a groups x people matrix, and
+    how many people have each."""
+    if matrix.shape[0] > 62:
+        atoms, sizes = np.unique(matrix.T, axis=0, return_counts=True)
+        return atoms, sizes
+    # One integer per person, a bit per group: far faster than unique rows at 100,000 people.
+    bits = np.left_shift(np.int64(1), np.arange(matrix.shape[0], dtype=np.int64))
+    codes, sizes = np.unique(bits @ matrix.astype(np.int64), return_counts=True)
+    return (codes[:, None] & bits[None, :]) != 0, sizes
 
 
 def _combination_for(atom_by_group: NDArray[np.float64], atom: int) -> NDArray[np.float64] | None:
