@@ -6,7 +6,11 @@ form (counts and sample size), so every attribute gets a two-proportion test wit
 Benjamini–Hochberg across segments, for the organisation and for every team.
 
 Timed per size (median of ``--repeats`` runs, after one warm-up):
-  analyse  ``bot.analytics.analyse`` from (respondent, teams, ranking) tuples
+  analyse  ``bot.analytics.analyse`` from (respondent, teams, ranking) tuples, with the
+           unanimity guard the bot publishes with
+  privacy  the disclosure-control pass: ``bot.reports.disclosure.decide`` over the
+           organisation and every team (primary and complementary suppression) and
+           ``apply``; its share of the total is printed
   report   ``bot.reports.reporting.build_report`` including the PNG chart (``--no-chart`` to skip)
 Peak memory: tracemalloc's peak (Python and numpy allocations) during one extra run of both,
 beyond what the input already held; and the process's max RSS afterwards.
@@ -34,6 +38,7 @@ from numpy.typing import NDArray
 from bot.analytics import Analysis, Settings, analyse, rank_matrix
 from bot.analytics.score import group_draws
 from bot.model.research import ResearchForm, ResearchRow, ResearchStudy
+from bot.reports import disclosure
 from bot.reports.reporting import ReportInput, build_report
 
 ATTRIBUTES = (
@@ -54,6 +59,7 @@ TEAMS = tuple(f"team-{i:02d}" for i in range(1, 11))
 SEGMENTS = {"enterprise": 400, "smb": 250}  # customers asked per segment
 K = 3
 TARGET_SECONDS_100K = 1.0
+MINIMUM = 5  # ALIGNMENT_MIN_GROUP_SIZE's default
 
 Row = tuple[str, tuple[str, ...], tuple[str, ...]]
 
@@ -62,6 +68,7 @@ Row = tuple[str, tuple[str, ...], tuple[str, ...]]
 class Figures:
     size: int
     analyse_s: float
+    disclosure_s: float
     report_s: float
     null_s: float  # the alignment score's permutation null and bootstrap, every group
     peak_mib: float
@@ -69,7 +76,11 @@ class Figures:
 
     @property
     def total_s(self) -> float:
-        return self.analyse_s + self.report_s
+        return self.analyse_s + self.disclosure_s + self.report_s
+
+    @property
+    def disclosure_share(self) -> float:
+        return self.disclosure_s / self.total_s
 
 
 # --- synthetic data ------------------------------------------------------------------------------
@@ -122,7 +133,16 @@ def studies(seed: int) -> dict[str | None, ResearchStudy]:
 
 
 def run_analysis(rows: Sequence[Row], research: dict[str | None, ResearchStudy]) -> Analysis:
-    return analyse(ATTRIBUTES, rows, research, k=K, settings=Settings())
+    return analyse(ATTRIBUTES, rows, research, k=K, settings=Settings(unanimity_guard=True))
+
+
+def run_disclosure(rows: Sequence[Row], analysis: Analysis) -> Analysis:
+    """As RoundService.published does at close: the verdicts, then the figures they allow."""
+    verdicts = disclosure.decide({who: teams for who, teams, _ in rows}, MINIMUM)
+    published = disclosure.apply(analysis, verdicts)
+    if published.overall is None:
+        raise RuntimeError("the synthetic organisation was hidden")
+    return published
 
 
 def run_report(analysis: Analysis, size: int, with_chart: bool) -> None:
@@ -160,20 +180,24 @@ def measure(size: int, repeats: int, seed: int, with_chart: bool) -> Figures:
     analysis = run_analysis(rows, research)  # warm-up (imports, caches, matplotlib fonts)
     if analysis.overall is None or not analysis.overall.segments:
         raise RuntimeError("the synthetic round was suppressed or has no research")
-    run_report(analysis, size, with_chart)
+    run_report(run_disclosure(rows, analysis), size, with_chart)
     analyse_times: list[float] = []
+    disclosure_times: list[float] = []
     report_times: list[float] = []
     for _ in range(repeats):
         gc.collect()
         start = time.perf_counter()
         analysis = run_analysis(rows, research)
-        middle = time.perf_counter()
-        run_report(analysis, size, with_chart)
-        analyse_times.append(middle - start)
-        report_times.append(time.perf_counter() - middle)
+        analysed = time.perf_counter()
+        published = run_disclosure(rows, analysis)
+        decided = time.perf_counter()
+        run_report(published, size, with_chart)
+        analyse_times.append(analysed - start)
+        disclosure_times.append(decided - analysed)
+        report_times.append(time.perf_counter() - decided)
     gc.collect()
     tracemalloc.start()
-    run_report(run_analysis(rows, research), size, with_chart)
+    run_report(run_disclosure(rows, run_analysis(rows, research)), size, with_chart)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     max_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -181,6 +205,7 @@ def measure(size: int, repeats: int, seed: int, with_chart: bool) -> Figures:
     return Figures(
         size,
         median(analyse_times),
+        median(disclosure_times),
         median(report_times),
         median(null_times),
         peak / 2**20,
@@ -196,7 +221,8 @@ def print_table(results: Sequence[Figures], with_chart: bool, repeats: int) -> N
     print()
     print(f"median of {repeats} runs; peak = tracemalloc peak of one analyse+report run")
     header = (
-        f"{'respondents':>11}  {'analyse s':>9}  {report_name + ' s':>14}  {'total s':>8}  "
+        f"{'respondents':>11}  {'analyse s':>9}  {'privacy s':>9}  {'share':>5}  "
+        f"{report_name + ' s':>14}  {'total s':>8}  "
         f"{'x per 10x':>9}  {'null s':>7}  {'peak MiB':>8}  {'max RSS MiB':>11}"
     )
     print(header)
@@ -207,7 +233,8 @@ def print_table(results: Sequence[Figures], with_chart: bool, repeats: int) -> N
         if previous is not None and r.size == previous.size * 10:
             growth = f"{r.total_s / previous.total_s:.1f}x"
         print(
-            f"{r.size:>11,}  {r.analyse_s:>9.3f}  {r.report_s:>14.3f}  {r.total_s:>8.3f}  "
+            f"{r.size:>11,}  {r.analyse_s:>9.3f}  {r.disclosure_s:>9.3f}  "
+            f"{r.disclosure_share:>5.0%}  {r.report_s:>14.3f}  {r.total_s:>8.3f}  "
             f"{growth:>9}  {r.null_s:>7.3f}  {r.peak_mib:>8.1f}  {r.max_rss_mib:>11.0f}"
         )
         previous = r

@@ -182,6 +182,19 @@ class Round(Base):
     reported_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
 
 
+class RoundSnapshot(Base):
+    """A closed round's published figures, frozen when it closed: later reports read them,
+    so forgetting a person (which deletes their answers) never changes what was shown."""
+
+    __tablename__ = "round_snapshots"
+
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("rounds.id", ondelete="CASCADE"), primary_key=True
+    )
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    frozen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class Invitation(Base):
     __tablename__ = "invitations"
     __table_args__ = (UniqueConstraint("round_id", "person_id"),)

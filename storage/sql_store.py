@@ -826,6 +826,24 @@ class SqlStore:
     async def mark_reported(self, round_id: int, at: datetime) -> bool:
         return await self._claim_round(round_id, m.Round.reported_at, at)
 
+    async def freeze_round(
+        self, round_id: int, payload: Mapping[str, Any], at: datetime
+    ) -> dict[str, Any]:
+        async with self._tx() as session:
+            await session.execute(
+                hot.dialect_insert(self.dialect, m.RoundSnapshot)
+                .values(round_id=round_id, payload=dict(payload), frozen_at=at)
+                .on_conflict_do_nothing(index_elements=["round_id"])
+            )
+        stored = await self.round_snapshot(round_id)
+        assert stored is not None  # just written, and snapshots are never deleted alone
+        return stored
+
+    async def round_snapshot(self, round_id: int) -> dict[str, Any] | None:
+        async with self._sessions() as session:
+            row = await session.get(m.RoundSnapshot, round_id)
+        return None if row is None else dict(row.payload)
+
     async def _claim_round(self, round_id: int, column: Any, at: datetime) -> bool:
         async with self._tx() as session:
             result = await session.execute(

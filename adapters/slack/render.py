@@ -242,7 +242,7 @@ def report_blocks(report: ReportView) -> tuple[str, list[Block]]:
     ]
     figures = report.figures
     if figures is None:
-        blocks.append(section(f"Too few answers to show results ({report.invited} invited)."))
+        blocks.append(section(escape(report.withheld)))
     else:
         blocks.extend(_headline(report, figures))
     blocks.extend(_surprises(report.surprises))
@@ -302,7 +302,7 @@ def _groups(title: str, groups: Sequence[GroupLine]) -> list[Block]:
 
 def _group_text(group: GroupLine) -> str:
     if group.figures is None:
-        return "_too few answers_"
+        return f"_{escape(group.reason)}_"
     f = group.figures
     return (
         f"{f.alignment_score}/100, top-{f.k} match {f.top_hits} of {f.k} ({f.respondents} answers)"

@@ -224,7 +224,7 @@ def _surprise_line(line: SurpriseLine) -> str:
 
 def _group_line(line: GroupLine) -> str:
     if line.figures is None:
-        return f"**{card_text(line.name)}**: too few answers"
+        return f"**{card_text(line.name)}**: {card_text(line.reason)}"
     f = line.figures
     return (
         f"**{card_text(line.name)}**: score {f.alignment_score}, top-{f.k} match {f.top_hits} of {f.k} "
@@ -266,7 +266,7 @@ def report_card(
     if report.research_label:
         body.append(_text(f"Compared with: {card_text(report.research_label)}", isSubtle=True))
     if report.figures is None:
-        body.append(_text(f"Too few answers to show results ({report.invited} invited)."))
+        body.append(_text(report.withheld))
     else:
         rate = report.response_rate
         answered = f"{report.figures.respondents} of {report.invited} answered"

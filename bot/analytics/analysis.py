@@ -119,7 +119,7 @@ def _group(
     if matrix.respondents < max(settings.min_group_size, 1):
         return None
     consensus, mean = consensus_order(matrix, k)
-    counts = matrix.top_k(k).sum(axis=0)
+    counts = _guarded(matrix.top_k(k).sum(axis=0), matrix.respondents, settings)
     names = matrix.attributes
     partial: list[Part] = [
         (segment, study, profile, tuple(a for a in names if a in profile.ranks))
@@ -142,13 +142,21 @@ def _group(
     )
 
 
+def _guarded(counts: NDArray[np.int64], n: int, settings: Settings) -> NDArray[np.int64]:
+    """Counts kept within 1..n-1 when the unanimity guard is on (and the group has two)."""
+    if not settings.unanimity_guard or n < 2:
+        return counts
+    return np.clip(counts, 1, n - 1)
+
+
 def _surprises(
     matrix: RankMatrix, k: int, parts: Sequence[Part], settings: Settings
 ) -> list[Surprise]:
     if k < TOP3:
         return []  # nobody named a top 3 to compare with the customers' top-3 shares
     # A top-3 study measured customers' top 3: compare it with the staff's top 3, whatever k.
-    counts = matrix.top_k(TOP3).sum(axis=0)
+    # Guarded like every published share: a surprise's staff share must not read 100% either.
+    counts = _guarded(matrix.top_k(TOP3).sum(axis=0), matrix.respondents, settings)
     count_of = dict(zip(matrix.attributes, counts.tolist(), strict=True))
     comparisons: list[ShareComparison] = []
     for _, _, profile, compared in parts:
@@ -156,6 +164,12 @@ def _surprises(
         comparisons += compare_shares(staff_counts, matrix.respondents, profile, compared)
     # One BH family per group: every attribute of every segment, tested together.
     return find_surprises(comparisons, settings.alpha, settings.min_gap)
+
+
+def _guarded_share(share: float, n: int, settings: Settings) -> float:
+    if not settings.unanimity_guard or n < 2:
+        return share
+    return min(max(share, 1 / n), (n - 1) / n)
 
 
 def _segment(
@@ -188,7 +202,11 @@ def _segment(
         not_asked=tuple(a for a in study.attributes if a not in set(matrix.attributes)),
         consensus=staff,
         top3_hits=hits,
-        share_exact_match=share_exact_top_k(matrix, compared, profile.top(top)) or 0.0,
+        share_exact_match=_guarded_share(
+            share_exact_top_k(matrix, compared, profile.top(top)) or 0.0,
+            matrix.respondents,
+            settings,
+        ),
         spearman=correlations.spearman,
         kendall_tau=correlations.kendall_tau,
         rbo=rbo_ext(staff, profile.order, settings.rbo_p),

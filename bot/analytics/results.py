@@ -33,6 +33,10 @@ class Settings:
     seed: int | None = 0  # fixed so the same answers always give the same report
     rbo_p: float = 0.9
     score_draws: int = 500  # permutation and bootstrap draws for the alignment score
+    # Never let a share say "all" or "none" of a group (that would tell every member's pick):
+    # counts behind shares and share tests are kept within 1..n-1. On for everything the bot
+    # publishes; off for offline statistics on one's own files.
+    unanimity_guard: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from bot.model.records import (
     WorkspaceInfo,
 )
 from bot.model.store import DuplicateScheduleError, NameTakenError, NotFoundError
+from bot.reports.disclosure import answered_text
 from bot.reports.render_text import render_feedback_text, render_report_text
 from bot.reports.research_io import not_text_message
 from bot.rounds.schedule_spec import (
@@ -212,12 +213,14 @@ async def _poll_status(context: CommandContext, _command: Command) -> CommandRes
     rounds = await store.list_rounds(context.ws, state=RoundState.OPEN)
     if not rounds:
         return CommandResult("No round is open.")
+    minimum = context.core.settings.min_group_size
     lines = []
     for r in rounds:
         invited = await store.invitation_count(r.id)
         answered = len(await store.answers_for_round(r.id))
         lines.append(
-            f"• {r.label}: {answered} of {invited} answered, closes {r.deadline:%Y-%m-%d %H:%M} UTC"
+            f"• {r.label}: {answered_text(answered, invited, minimum)}, "
+            f"closes {r.deadline:%Y-%m-%d %H:%M} UTC"
         )
     return CommandResult("\n".join(lines))
 

@@ -81,10 +81,11 @@ class Figures:
 
 @dataclass(frozen=True, slots=True)
 class GroupLine:
-    """A team or segment in the report; figures are None when the group is too small."""
+    """A team or segment in the report; figures are None when the group is hidden."""
 
     name: str
     figures: Figures | None
+    reason: str = "too few answers"  # why a hidden group is hidden, in words
 
     @property
     def suppressed(self) -> bool:
@@ -131,6 +132,14 @@ class ReportView:
         points = round(100 * self.detectable_gap)
         answers = self.figures.respondents
         return f"With {answers} answers, only gaps above {points} points can be seen."
+
+    # Shown instead of the figures when they are withheld (never with a count).
+    withheld: str = "Too few answers to show results."
+
+    @property
+    def withheld_for_size(self) -> bool:
+        """Figures are missing only because the group is below the minimum size."""
+        return self.withheld == ReportView.__dataclass_fields__["withheld"].default
 
     @property
     def response_rate(self) -> float | None:

@@ -92,7 +92,8 @@ def render_report_text(report: ReportView, *, min_answers: int | None = None) ->
     figures = report.figures
     if figures is None:
         minimum = f" (minimum {min_answers})" if min_answers is not None else ""
-        lines += ["", f"Too few answers to report yet{minimum}."]
+        shown = f"Too few answers to report yet{minimum}."
+        lines += ["", shown if report.withheld_for_size else report.withheld]
         return _finish(lines + _notes(report.notes))
     lines.append(f"- Responses: {_response_rate(figures.respondents, report.invited)}")
     lines += ["", *_headline(report, figures)]
@@ -181,7 +182,7 @@ def _group_table(heading: str, column: str, groups: Sequence[GroupLine], k: int)
 def _group_row(group: GroupLine) -> str:
     figures, name = group.figures, group.name.replace("|", "\\|")
     if figures is None:
-        return f"| {name} | {TOO_FEW} | | | |"
+        return f"| {name} | {group.reason} | | | |"
     w = "—" if figures.kendall_w is None else f"W={figures.kendall_w:.2f}"
     match = f"{figures.top_hits} of {figures.k}"
     return f"| {name} | {figures.respondents} | {figures.alignment_score} | {match} | {w} |"

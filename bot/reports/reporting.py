@@ -9,6 +9,7 @@ from datetime import datetime
 from bot.analytics import Analysis, GroupResult, SegmentResult
 from bot.model.views import Figures, GroupLine, ReportView, SurpriseKind, SurpriseLine, TrendLine
 from bot.reports.chart import ChartData, render_chart
+from bot.reports.disclosure import HIDDEN, TOO_FEW, Verdicts, shows_count
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,7 @@ class ReportInput:
     team: str | None = None  # report on this team only
     # The study each customer segment is compared with ("" for all customers), for the title.
     study_labels: Mapping[str, str] = field(default_factory=dict)
+    verdicts: Verdicts | None = None  # why hidden groups are hidden (None: too few answers)
 
 
 def agreement_label(w: float | None) -> str:
@@ -54,13 +56,14 @@ def build_report(data: ReportInput, *, with_chart: bool = True) -> ReportView:
         agreement_label=agreement_label(group.concordance.w) if group else "",
         research_label=data.research_label,
         surprises=_surprises(segment),
-        teams=() if data.team else _team_lines(data.analysis),
+        teams=() if data.team else _team_lines(data.analysis, data.verdicts),
         segments=_segment_lines(group, data.analysis.k) if group else (),
         trend=_trend(data, group, segment),
         notes=notes,
         team=data.team,
         segment=data.segment,
         detectable_gap=segment.detectable_gap if segment and group else None,
+        withheld=_withheld(data),
     )
     if not with_chart or group is None or segment is None:
         return report
@@ -143,11 +146,24 @@ def _surprises(segment: SegmentResult | None) -> tuple[SurpriseLine, ...]:
     )
 
 
-def _team_lines(analysis: Analysis) -> tuple[GroupLine, ...]:
+def _team_lines(analysis: Analysis, verdicts: Verdicts | None) -> tuple[GroupLine, ...]:
     return tuple(
-        GroupLine(name, None if group is None else _figures(group, group.headline, analysis.k))
+        GroupLine(name, None, _reason(verdicts, name))
+        if group is None
+        else GroupLine(name, _figures(group, group.headline, analysis.k))
         for name, group in sorted(analysis.teams.items())
     )
+
+
+def _reason(verdicts: Verdicts | None, team: str | None) -> str:
+    reason = verdicts.of(team).reason if verdicts is not None else ""
+    return reason or TOO_FEW
+
+
+def _withheld(data: ReportInput) -> str:
+    if _reason(data.verdicts, data.team) == HIDDEN:
+        return f"These figures are {HIDDEN}."
+    return "Too few answers to show results."
 
 
 def _segment_lines(group: GroupResult, k: int) -> tuple[GroupLine, ...]:
@@ -195,6 +211,12 @@ def _notes(
 ) -> tuple[str, ...]:
     notes: list[str] = []
     if group is None:
+        if _reason(data.verdicts, data.team) == HIDDEN:
+            notes.append(
+                f"This group's figures are {HIDDEN}: together with the other groups' figures "
+                "they would show what a few people answered."
+            )
+            return tuple(notes)
         minimum = data.analysis.settings.min_group_size
         notes.append(f"Too few answers to show results (at least {minimum} are needed).")
         return tuple(notes)
@@ -247,4 +269,29 @@ def _chart_data(
         title=f"{data.title} — staff vs customers, top {data.analysis.k} share",
         subtitle=scope,
         trend=tuple(scores),
+    )
+
+
+def open_round_report(
+    title: str,
+    round_label: str,
+    generated_at: datetime,
+    *,
+    invited: int,
+    answered: int,
+    minimum: int,
+) -> ReportView:
+    """A round still open shows no figures, only its response rate, and that only once at
+    least ``minimum`` people answered (a report per answer would show each answer)."""
+    notes = ["This round is still open: its figures appear when it closes."]
+    if shows_count(answered, minimum) and invited:
+        notes.append(f"Response rate so far: {answered / invited:.0%}.")
+    return ReportView(
+        title=title,
+        round_label=round_label,
+        generated_at=generated_at,
+        invited=invited,
+        figures=None,
+        notes=tuple(notes),
+        withheld="No figures while the round is open.",
     )

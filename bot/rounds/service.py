@@ -23,6 +23,7 @@ from bot.model.domain import (
 )
 from bot.model.ports import ChatPort
 from bot.model.records import (
+    AnswerRecord,
     AttributeInfo,
     NewOutboxItem,
     OutboxKind,
@@ -35,8 +36,10 @@ from bot.model.records import (
 )
 from bot.model.store import NotFoundError, Store
 from bot.model.views import AnswerSummary, HomeView, PollOption, PollState, PollView, ReportView
+from bot.reports import disclosure, snapshot
 from bot.reports.render_text import render_feedback_text
-from bot.reports.reporting import ReportInput, build_report
+from bot.reports.reporting import ReportInput, build_report, open_round_report
+from bot.reports.snapshot import Published
 from bot.rounds.recent import Recent
 
 log = logging.getLogger(__name__)
@@ -324,8 +327,9 @@ class RoundService:
             customers = tuple(await self._customer_top(workspace, round_info))
         answers = await self._store.answers_for_round(round_info.id)
         invited = await self._store.invitation_count(round_info.id)
-        # A response count of a group below the minimum would hint at who answered.
-        shown = len(answers) >= self._analysis.min_group_size and invited
+        # A response count of a group below the minimum would hint at who answered; nor is
+        # it shown when the organisation's figures are hidden.
+        shown = report.figures is not None and invited
         thanks = (
             f"Thank you for taking part — {len(answers)} of {invited} people answered."
             if shown
@@ -358,25 +362,96 @@ class RoundService:
         round_info: RoundInfo,
         studies: Mapping[str, StudyInfo] | None = None,
     ) -> Analysis:
-        every = await self._store.list_attributes(workspace.id, include_retired=True)
-        names = {a.id: a.name for a in every}
-        asked = [a.name for a in every if a.active]
+        """The round's figures as they may be published: every hidden group removed."""
+        return (await self.published(workspace, round_info, studies)).analysis
+
+    async def published(
+        self,
+        workspace: WorkspaceInfo,
+        round_info: RoundInfo,
+        studies: Mapping[str, StudyInfo] | None = None,
+    ) -> Published:
+        """The round's analysis after disclosure control, with the verdict of every group.
+
+        A closed round's figures are frozen the first time they are asked for (its close
+        asks at once) and read back from then on. An open round publishes no figures at
+        all: comparing its report before and after one more answer would show that answer."""
+        if round_info.state is RoundState.CLOSED:
+            stored = await self._store.round_snapshot(round_info.id)
+            if stored is not None:
+                return snapshot.decode(stored)
+        invited = await self._store.invitation_count(round_info.id)
+        if round_info.state is not RoundState.CLOSED:
+            nothing = Analysis(
+                await self._asked(workspace, ()), round_info.top_k, self._analysis, None
+            )
+            return Published(nothing, NOTHING_PUBLISHED, invited)
         answers = await self._store.answers_for_round(round_info.id)
+        if studies is None:
+            studies = await self.studies_at(workspace, round_info.closed_at)
+        analysis = await self._analyse(workspace, round_info, answers, studies)
+        earlier = await self._earlier_published(workspace, round_info)
+        verdicts = disclosure.decide(
+            _teams_of(answers), self._analysis.min_group_size, earlier=earlier
+        )
+        frozen = Published(disclosure.apply(analysis, verdicts), verdicts, invited)
+        stored = await self._store.freeze_round(
+            round_info.id, snapshot.encode(frozen), self._clock()
+        )
+        return snapshot.decode(stored)  # another closer may have frozen it first
+
+    async def _analyse(
+        self,
+        workspace: WorkspaceInfo,
+        round_info: RoundInfo,
+        answers: Sequence[AnswerRecord],
+        studies: Mapping[str, StudyInfo],
+    ) -> Analysis:
+        names = await self._attribute_names(workspace)
         rows = [
             (str(a.person_id), a.teams, tuple(names.get(x, str(x)) for x in a.ranking))
             for a in answers
         ]
-        for _, _, ranking in rows:
-            asked.extend(name for name in ranking if name not in asked)
-        if studies is None:
-            studies = await self.studies_at(workspace, round_info.closed_at)
         return analyse(
-            asked,
+            await self._asked(workspace, [ranking for _, _, ranking in rows]),
             rows,
             {(segment or None): study.to_study() for segment, study in studies.items()},
             k=round_info.top_k,
-            settings=self._analysis,
+            settings=replace(self._analysis, unanimity_guard=True),
         )
+
+    async def _asked(
+        self, workspace: WorkspaceInfo, rankings: Sequence[Sequence[str]]
+    ) -> tuple[str, ...]:
+        """The active attributes, then any retired one an answer still names."""
+        every = await self._store.list_attributes(workspace.id, include_retired=True)
+        asked = [a.name for a in every if a.active]
+        for ranking in rankings:
+            asked.extend(name for name in ranking if name not in asked)
+        return tuple(asked)
+
+    async def _earlier_published(
+        self, workspace: WorkspaceInfo, round_info: RoundInfo
+    ) -> list[frozenset[str]]:
+        """Respondent sets of the groups earlier rounds of the same schedule published.
+
+        People forgotten since are gone from the answers but not from the frozen figures:
+        each stands in as an id nobody in this round has."""
+        if round_info.schedule_id is None:
+            return []
+        closed = await self._store.list_rounds(workspace.id, state=RoundState.CLOSED, limit=50)
+        found: list[frozenset[str]] = []
+        for earlier in closed:
+            if earlier.schedule_id != round_info.schedule_id or earlier.id >= round_info.id:
+                continue
+            shown = await self.published(workspace, earlier)
+            teams_of = _teams_of(await self._store.answers_for_round(earlier.id))
+            for name in shown.verdicts.published():
+                members = _members(teams_of, name)
+                frozen = _respondents(shown.analysis, name)
+                gone = {f"forgotten:{earlier.id}:{i}" for i in range(frozen - len(members))}
+                found.append(members | gone)
+        return found
 
     async def studies_at(
         self, workspace: WorkspaceInfo, moment: datetime | None
@@ -393,26 +468,50 @@ class RoundService:
         with_chart: bool = True,
     ) -> ReportView:
         """The round's report, for everyone or one team, against the headline or one customer
-        segment. An unknown team or segment raises NotFoundError naming the known ones."""
+        segment. An unknown team or segment raises NotFoundError naming the known ones. An
+        open round shows no figures (see ``published``)."""
         studies = await self.studies_at(workspace, round_info.closed_at)
         team_info = None if team is None else await self._team_named(workspace, team)
         if segment is not None:
             _require_segment(studies, segment)
-        analysis = await self.analysis(workspace, round_info, studies)
+        title = "Do we know what our customers value?"
+        if round_info.state is not RoundState.CLOSED:
+            return await self._open_report(title, round_info, team_info)
+        shown = await self.published(workspace, round_info, studies)
         return build_report(
             ReportInput(
-                title="Do we know what our customers value?",
+                title=title,
                 round_label=round_info.label,
                 generated_at=self._clock(),
-                invited=await self._invited(round_info, team_info),
-                analysis=analysis,
+                # The organisation's count is frozen with the figures; a team's is its members'.
+                invited=shown.invited
+                if team_info is None
+                else await self._invited(round_info, team_info),
+                analysis=shown.analysis,
                 research_label="; ".join(s.label for s in studies.values()) or "no research yet",
                 earlier=await self._earlier(workspace, round_info),
                 segment=segment,
                 team=team_info.name if team_info else None,
                 study_labels={key: f"#{s.id} {s.source}" for key, s in studies.items()},
+                verdicts=shown.verdicts,
             ),
             with_chart=with_chart,
+        )
+
+    async def _open_report(
+        self, title: str, round_info: RoundInfo, team: TeamInfo | None
+    ) -> ReportView:
+        answers = await self._store.answers_for_round(round_info.id)
+        if team is not None:
+            answers = [a for a in answers if team.name in a.teams]
+            title += f" — team {team.name}"
+        return open_round_report(
+            title,
+            round_info.label,
+            self._clock(),
+            invited=await self._invited(round_info, team),
+            answered=len(answers),
+            minimum=self._analysis.min_group_size,
         )
 
     async def _team_named(self, workspace: WorkspaceInfo, name: str) -> TeamInfo:
@@ -494,12 +593,31 @@ class RoundService:
         if current is not None:
             invited = await self._store.invitation_count(current.id)
             answered = len(await self._store.answers_for_round(current.id))
-            rate = answered / invited if invited else None
+            shown = disclosure.shows_count(answered, self._analysis.min_group_size)
+            rate = answered / invited if invited and shown else None
         closed = await self._store.list_rounds(workspace.id, state=RoundState.CLOSED, limit=1)
         latest = None
         if closed:
             latest = (await self.report(workspace, closed[0], with_chart=False)).figures
-        return replace(home, response_rate=rate, latest=latest)
+        return replace(home, response_rate=rate, latest=latest)  # both passed disclosure
+
+
+def _teams_of(answers: Sequence[AnswerRecord]) -> dict[str, tuple[str, ...]]:
+    return {str(a.person_id): a.teams for a in answers}
+
+
+def _members(teams_of: Mapping[str, Sequence[str]], group: str) -> frozenset[str]:
+    if group == disclosure.ORGANISATION:
+        return frozenset(teams_of)
+    return frozenset(person for person, teams in teams_of.items() if group in teams)
+
+
+def _respondents(analysis: Analysis, group: str) -> int:
+    found = analysis.overall if group == disclosure.ORGANISATION else analysis.teams.get(group)
+    return 0 if found is None else found.respondents
+
+
+NOTHING_PUBLISHED = disclosure.Verdicts({disclosure.ORGANISATION: disclosure.Verdict(False, "")})
 
 
 def poll_key(round_info: RoundInfo, person_id: int) -> str:

@@ -16,6 +16,7 @@ from bot.model.names import spreadsheet_safe
 from bot.model.records import RoundInfo, WorkspaceInfo
 from bot.model.research import ResearchStudy
 from bot.model.views import ReportView
+from bot.reports.disclosure import public_json
 from bot.reports.render_text import render_report_text
 from bot.reports.research_io import parse_research
 from bot.reports.responses_io import parse_responses_csv, rank_column_count
@@ -41,7 +42,7 @@ async def write_report_folder(
         "title": report.title,  # names the scope: round, staff, customers and their study
         "team": report.team,  # as the team is spelled, whatever the --team case
         "segment": report.segment,
-        **analysis.to_json_dict(),
+        **public_json(analysis),
     }
     markdown = render_report_text(report, min_answers=min_group_size)
     await asyncio.to_thread(_write_folder, out, markdown, payload, report.chart_png)

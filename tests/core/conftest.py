@@ -43,8 +43,19 @@ class World:
 
 @pytest.fixture
 async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
+    async for world in make_world(database_url, tmp_path):
+        yield world
+
+
+async def make_world(
+    database_url: str, tmp_path: Path, **settings_overrides: object
+) -> AsyncIterator[World]:
     clock = Clock()
-    settings = CoreSettings(database_url=database_url, admins=("boss",))
+    settings = CoreSettings(
+        database_url=database_url,
+        admins=("boss",),
+        **settings_overrides,  # type: ignore[arg-type]
+    )
     app = await build_app(
         settings, clock=clock, chart_dir=tmp_path / "charts", with_chat_adapters=False
     )

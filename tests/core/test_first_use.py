@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from bot.reports import reporting
 from bot.reports.chart import ChartData
 from bot.rounds.scheduler import Scheduler, SingleProcessLock
 from bot.runtime.cli import cli
-from tests.core.conftest import World
+from tests.core.conftest import World, make_world
 from tests.core.test_commands import (
     ADMIN,
     Crowd,
@@ -198,9 +199,18 @@ async def test_the_headline_report_says_which_study_it_compares_with(world: Worl
     assert "· all staff · vs enterprise customers (#2 research_top3.csv)\n" in report
 
 
-async def test_a_team_report_trends_the_same_team(world: World) -> None:
-    crowd = Crowd(world)
-    await _two_rounds(world, crowd)
+@pytest.fixture
+async def team_world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
+    """A world whose team figures can be shown. In these scenarios sales is 6 of 8 staff, so
+    at the default minimum of 5 privacy hides sales (8 - 6 = 2 people could be worked out,
+    tests/hardening/test_differencing.py); a minimum of 2 lets the team's own figures show."""
+    async for world in make_world(database_url, tmp_path, min_group_size=2):
+        yield world
+
+
+async def test_a_team_report_trends_the_same_team(team_world: World) -> None:
+    crowd = Crowd(team_world)
+    await _two_rounds(team_world, crowd)
     # The chance-corrected score looks at the staff's top k only, which sales and the whole
     # organisation share in round 1; their internal agreement tells the two apart.
     before = _agreement(await crowd.report(ADMIN, "report team:sales round:1"))
@@ -223,9 +233,11 @@ def _png_files(folder: Path) -> set[str]:
     return {p.name for p in folder.iterdir() if p.read_bytes().startswith(b"\x89PNG")}
 
 
-async def test_filtered_reports_write_distinct_chart_files(world: World, tmp_path: Path) -> None:
-    crowd = Crowd(world)
-    await _closed_round(world, crowd)
+async def test_filtered_reports_write_distinct_chart_files(
+    team_world: World, tmp_path: Path
+) -> None:
+    crowd = Crowd(team_world)
+    await _closed_round(team_world, crowd)
     paths = []
     for line in ("report", "report team:sales", "report segment:smb", "report team:sales segment:smb"):  # fmt: skip
         out = await crowd.report(ADMIN, line)
@@ -243,9 +255,9 @@ async def test_filtered_reports_write_distinct_chart_files(world: World, tmp_pat
     )
 
 
-async def test_a_team_report_shows_the_teams_own_response_rate(world: World) -> None:
-    crowd = Crowd(world)
-    await _closed_round(world, crowd)  # all six sales people answered, eight of nine overall
+async def test_a_team_report_shows_the_teams_own_response_rate(team_world: World) -> None:
+    crowd = Crowd(team_world)
+    await _closed_round(team_world, crowd)  # all six sales people answered, eight of nine overall
     whole = await crowd.report(ADMIN)
     sales = await crowd.report(ADMIN, "report team:sales")
     assert "- Responses: 8 of 9 (89%)" in whole
@@ -364,12 +376,12 @@ async def test_a_binary_research_file_is_refused_in_words(world: World, tmp_path
 
 
 async def test_the_cli_report_for_a_team_names_its_scope_in_every_file(
-    world: World, database_url: str, tmp_path: Path
+    team_world: World, database_url: str, tmp_path: Path
 ) -> None:
-    crowd = Crowd(world)
-    await _closed_round(world, crowd)
+    crowd = Crowd(team_world)
+    await _closed_round(team_world, crowd)
     out = tmp_path / "report"
-    env = {"DATABASE_URL": database_url}
+    env = {"DATABASE_URL": database_url, "ALIGNMENT_MIN_GROUP_SIZE": "2"}
     result = await asyncio.to_thread(
         CliRunner().invoke, cli, ["report", "--out", str(out), "--team", "SALES"], env=env
     )

@@ -88,8 +88,15 @@ async def slack_world(tmp_path: Path) -> AsyncIterator[tuple[App, Server, FakeSl
 
 async def _run(server: Server, fake: FakeSlackApi, text: str) -> dict[str, Any]:
     key = f"k{next(_keys)}"
+    posts = len(fake.calls_to("chat.postMessage"))
     body = payloads.slash_command(response_url=fake.response_url(key), text=text, trigger_id=key)
     assert (await server.signed(body)).status == 200
+    if text.startswith("report"):
+        # A report shown in the channel is one post (#13), not a response_url reply.
+        await server.adapter.idle()
+        if not fake.responses.get(key):
+            (*_, posted) = await fake.wait_for("chat.postMessage", posts + 1, within=20)
+            return posted.params
     (reply,) = await fake.wait_for_response(key, within=20)
     return reply
 

@@ -5,7 +5,7 @@ arrived) and those still waiting their turn. Only the first kind is looked up on
 sending again.
 
 Revision ID: i13_outbox_send_started
-Revises: 0002
+Revises: i11_round_snapshots
 Create Date: 2026-12-02
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "i13_outbox_send_started"
-down_revision: str | None = "0002"
+down_revision: str | None = "i11_round_snapshots"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
