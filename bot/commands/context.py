@@ -15,6 +15,7 @@ from bot.model.events import CommandResult
 from bot.model.records import WorkspaceInfo
 from bot.model.settings import CoreSettings
 from bot.model.store import Store
+from bot.rounds.mirror import MirrorService
 from bot.rounds.service import RoundService
 
 
@@ -24,6 +25,9 @@ class CoreServices(Protocol):
 
     @property
     def rounds(self) -> RoundService: ...
+
+    @property
+    def mirror(self) -> MirrorService: ...
 
     @property
     def settings(self) -> CoreSettings: ...

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.commands.context import CoreServices
+from bot.commands.mirror import MIRROR_HANDLERS
 from bot.commands.parser import COMMANDS, Command, help_text
 from bot.model.defaults import MAX_ATTRIBUTES, MIN_ATTRIBUTES
 from bot.model.domain import ConversationKind, Role
@@ -25,6 +26,7 @@ from bot.model.records import (
 )
 from bot.model.store import NotFoundError
 from bot.reports.render_text import render_feedback_text, render_report_text
+from bot.rounds.mirror import MirrorError
 from bot.rounds.schedule_spec import (
     ScheduleSpecError,
     next_fire_times,
@@ -66,7 +68,7 @@ async def run_command(context: CommandContext, command: Command) -> CommandResul
         )
     try:
         return await HANDLERS[command.name](context, command)
-    except (NotFoundError, AudienceError, ScheduleSpecError, UsageError) as exc:
+    except (NotFoundError, AudienceError, ScheduleSpecError, UsageError, MirrorError) as exc:
         return CommandResult(str(exc), ok=False)
 
 
@@ -587,4 +589,5 @@ HANDLERS: dict[str, Handler] = {
     "admins add": _admins_add,
     "admins remove": _admins_remove,
     "audit": _audit,
+    **MIRROR_HANDLERS,
 }

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.model.domain import Role, WorkspaceRef
+from bot.model.mirror import MirrorStore
 from bot.model.records import (
     AnswerRecord,
     AnswerWrite,
@@ -46,7 +47,7 @@ class DuplicateStudyError(ValueError):
         )
 
 
-class Store(Protocol):
+class Store(MirrorStore, Protocol):
     @property
     def dialect(self) -> str: ...
 
