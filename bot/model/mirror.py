@@ -7,7 +7,7 @@ staff answers; a closed study with enough responses becomes a top-3-count resear
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -117,6 +117,7 @@ class MirrorPage(StrEnum):
     ALREADY_ANSWERED = "already_answered"
     UNKNOWN_LINK = "unknown_link"
     CLOSED = "closed"
+    TOO_MANY = "too_many"  # the open link was used too often from one address
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +134,10 @@ class MirrorOutcome:
     page: MirrorPage
     form: MirrorForm | None = None
     problem: str | None = None  # why a submitted form was refused (shown with the form again)
+    reusable: bool = False  # reached through the open link
+
+
+Admission = Callable[[], bool]
 
 
 class MirrorApi(Protocol):
@@ -140,7 +145,12 @@ class MirrorApi(Protocol):
 
     async def mirror_form(self, token: str) -> MirrorOutcome: ...
 
-    async def mirror_submit(self, token: str, ranking: tuple[str, ...]) -> MirrorOutcome: ...
+    async def mirror_submit(
+        self, token: str, ranking: tuple[str, ...], *, admit_open: Admission
+    ) -> MirrorOutcome:
+        """``admit_open`` is asked, just before storing, whether an answer through the open
+        link may count (the web adapter's per-address limit); one-time links need no limit."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

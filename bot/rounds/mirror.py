@@ -11,11 +11,13 @@ import hashlib
 import secrets
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from bot.analytics.agreement import kendall_w
 from bot.analytics.ranks import rank_matrix
 from bot.model.mirror import (
+    Admission,
     CustomerAgreement,
     MirrorForm,
     MirrorInfo,
@@ -157,9 +159,12 @@ class MirrorService:
             return MirrorOutcome(MirrorPage.ALREADY_ANSWERED)
         if not link.mirror.accepts_answers(self._clock()):
             return MirrorOutcome(MirrorPage.CLOSED)
-        return MirrorOutcome(MirrorPage.FORM, await self._form(link.mirror))
+        form = await self._form(link.mirror)
+        return MirrorOutcome(MirrorPage.FORM, form, reusable=link.reusable)
 
-    async def mirror_submit(self, token: str, ranking: tuple[str, ...]) -> MirrorOutcome:
+    async def mirror_submit(
+        self, token: str, ranking: tuple[str, ...], *, admit_open: Admission = lambda: True
+    ) -> MirrorOutcome:
         """Store one ranking of attribute ids (as the form sent them) or say why not."""
         shown = await self.mirror_form(token)
         if shown.form is None:
@@ -167,7 +172,9 @@ class MirrorService:
         valid = {str(attribute.id) for attribute in shown.form.attributes}
         problem = ranking_problem(ranking, valid, shown.form.top_k)
         if problem is not None:
-            return MirrorOutcome(MirrorPage.FORM, shown.form, problem)
+            return replace(shown, problem=problem)
+        if shown.reusable and not admit_open():
+            return MirrorOutcome(MirrorPage.TOO_MANY, reusable=True)
         ids = [int(value) for value in ranking]
         write = await self._store.record_mirror_response(token_hash(token), ids, at=self._clock())
         return MirrorOutcome(WRITES_TO_PAGES[write])
