@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from bot.model.mirror import CustomerAgreement
+
 
 @dataclass(frozen=True, slots=True)
 class PollOption:
@@ -112,6 +114,7 @@ class ReportView:
     trend: tuple[TrendLine, ...] = ()
     notes: tuple[str, ...] = ()
     chart_png: bytes | None = field(default=None, repr=False)
+    customers: CustomerAgreement | None = None  # among a mirror survey's customers
 
     @property
     def response_rate(self) -> float | None:

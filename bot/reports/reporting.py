@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.analytics import Analysis, GroupResult, SegmentResult
+from bot.model.mirror import CustomerAgreement
 from bot.model.views import Figures, GroupLine, ReportView, SurpriseKind, SurpriseLine, TrendLine
 from bot.reports.chart import ChartData, render_chart
 
@@ -22,6 +23,7 @@ class ReportInput:
     history: tuple[tuple[str, int], ...] = ()  # earlier rounds' (label, score), oldest first
     segment: str | None = None  # show this customer segment as the headline
     team: str | None = None  # report on this team only
+    customers: CustomerAgreement | None = None  # agreement among the segment's customers
 
 
 def agreement_label(w: float | None) -> str:
@@ -37,11 +39,57 @@ def agreement_label(w: float | None) -> str:
     return "strong agreement"
 
 
+CUSTOMERS_AGREE_FROM = 0.1  # below: "no real agreement" (the band agreement_label uses)
+
+
+def customers_agree(customers: CustomerAgreement, alpha: float) -> bool:
+    """Whether the customers share a consensus worth comparing staff with: W in at least the
+    "weak" band and unlikely under no agreement at all."""
+    w, p = customers.w, customers.p_value
+    return w is not None and p is not None and w >= CUSTOMERS_AGREE_FROM and p < alpha
+
+
+def customer_note(customers: CustomerAgreement, staff_w: float | None, alpha: float) -> str:
+    """e.g. "Customers of smb agree moderately with each other (W=0.41, …); staff W=0.08." """
+    who = f"Customers of {customers.segment}" if customers.segment else "Customers"
+    staff = f"staff W={staff_w:.2f}" if staff_w is not None else "staff agreement not measurable"
+    if customers.w is None or customers.p_value is None:
+        return f"{who}: agreement cannot be measured ({customers.respondents} answers); {staff}."
+    figures = f"W={customers.w:.2f}, p={_p(customers.p_value)}, {customers.respondents} customers"
+    if not customers_agree(customers, alpha):
+        return (
+            f"{who} do not agree with each other ({figures}; {staff}): comparing staff with "
+            "a customer consensus is weak, so no surprises are flagged."
+        )
+    return f"{who} show {agreement_label(customers.w)} with each other ({figures}); {staff}."
+
+
+def _p(value: float) -> str:
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def customers_json(customers: CustomerAgreement) -> dict[str, object]:
+    return {
+        "segment": customers.segment,
+        "respondents": customers.respondents,
+        "kendall_w": customers.w,
+        "p_value": customers.p_value,
+    }
+
+
 def build_report(data: ReportInput, *, with_chart: bool = True) -> ReportView:
     group = _focus_group(data)
     segment = _segment(group, data.segment)
     figures = None if group is None else _figures(group, segment, data.analysis.k)
     notes = _notes(data, group, segment)
+    surprises = _surprises(segment)
+    if group is not None and segment is not None and data.customers is not None:
+        alpha = data.analysis.settings.alpha
+        notes = (customer_note(data.customers, group.concordance.w, alpha), *notes)
+        if not customers_agree(data.customers, alpha):
+            # Staff cannot be "wrong" about a consensus the customers do not have.
+            surprises = ()
+            notes = tuple(n for n in notes if not n.startswith("No surprises"))
     report = ReportView(
         title=data.title,
         round_label=data.round_label,
@@ -50,11 +98,12 @@ def build_report(data: ReportInput, *, with_chart: bool = True) -> ReportView:
         figures=figures,
         agreement_label=agreement_label(group.concordance.w) if group else "",
         research_label=data.research_label,
-        surprises=_surprises(segment),
+        surprises=surprises,
         teams=() if data.team else _team_lines(data.analysis),
         segments=_segment_lines(group, data.analysis.k) if group else (),
         trend=_trend(data.previous, data.analysis) if data.team is None else (),
         notes=notes,
+        customers=data.customers if segment is not None else None,
     )
     if not with_chart or group is None or segment is None:
         return report
@@ -173,9 +222,16 @@ def _chart_data(group: GroupResult, segment: SegmentResult, data: ReportInput) -
         customer_share=tuple(segment.customers.top_k_share[name] for name in names),
         surprises={s.attribute: SurpriseKind(s.kind) for s in segment.surprises},
         k=data.analysis.k,
-        title=f"{data.title} — staff vs customers, top {data.analysis.k} share",
+        title=f"{data.title} — staff vs customers, top {data.analysis.k} share"
+        + _agreements_caption(data.customers, group.concordance.w),
         trend=tuple(scores),
     )
+
+
+def _agreements_caption(customers: CustomerAgreement | None, staff_w: float | None) -> str:
+    if customers is None or customers.w is None or staff_w is None:
+        return ""
+    return f"\ncustomers W={customers.w:.2f}, staff W={staff_w:.2f}"
 
 
 def headline_score(analysis: Analysis) -> int | None:

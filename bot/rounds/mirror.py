@@ -183,20 +183,6 @@ class MirrorService:
         attributes = await self._store.list_attributes(mirror.workspace_id)
         return MirrorForm(title=mirror.name, top_k=mirror.top_k, attributes=tuple(attributes))
 
-    # -- agreement ------------------------------------------------------------------------
-
-    async def customer_agreement(
-        self, workspace: WorkspaceInfo, study: StudyInfo
-    ) -> CustomerAgreement | None:
-        """Kendall's W among the customers behind a published mirror study (None for an
-        imported study: it has no individual answers)."""
-        mirror = await self._store.mirror_of_study(workspace.id, study.id)
-        if mirror is None:
-            return None
-        every = await self._store.list_attributes(workspace.id, include_retired=True)
-        rankings = await self._store.mirror_rankings(mirror.id)
-        return customer_agreement(study, rankings, every)
-
 
 def ranking_problem(ranking: Sequence[str], valid: set[str], k: int) -> str | None:
     """Why a customer's picks cannot be stored, in words for them (None if fine)."""

@@ -21,6 +21,7 @@ from bot.model.domain import (
     Role,
     WorkspaceRef,
 )
+from bot.model.mirror import CustomerAgreement
 from bot.model.ports import ChatPort
 from bot.model.records import (
     AttributeInfo,
@@ -36,6 +37,7 @@ from bot.model.store import Store
 from bot.model.views import AnswerSummary, HomeView, PollOption, PollState, PollView, ReportView
 from bot.reports.render_text import render_feedback_text
 from bot.reports.reporting import ReportInput, build_report, headline_score
+from bot.rounds.mirror import customer_agreement
 from bot.rounds.recent import Recent
 
 log = logging.getLogger(__name__)
@@ -382,6 +384,7 @@ class RoundService:
         studies = await self.studies_at(workspace, round_info.closed_at)
         analysis = await self.analysis(workspace, round_info, studies)
         previous, history = await self._history(workspace, round_info)
+        customers = await self._customers(workspace, analysis, studies, segment)
         return build_report(
             ReportInput(
                 title="Do we know what our customers value?" + (f" — {team}" if team else ""),
@@ -394,9 +397,32 @@ class RoundService:
                 history=history,
                 segment=segment,
                 team=team,
+                customers=customers,
             ),
             with_chart=with_chart,
         )
+
+    async def _customers(
+        self,
+        workspace: WorkspaceInfo,
+        analysis: Analysis,
+        studies: Mapping[str, StudyInfo],
+        segment: str | None,
+    ) -> CustomerAgreement | None:
+        """Agreement among the customers behind the report's segment, when its research came
+        from a mirror survey (an imported study has no individual answers to measure)."""
+        if segment is None:
+            headline = analysis.headline
+            segment = headline.segment if headline is not None else None
+        study = studies.get(segment or "")
+        if study is None:
+            return None
+        mirror = await self._store.mirror_of_study(workspace.id, study.id)
+        if mirror is None:
+            return None
+        every = await self._store.list_attributes(workspace.id, include_retired=True)
+        rankings = await self._store.mirror_rankings(mirror.id)
+        return customer_agreement(study, rankings, every)
 
     async def _history(
         self, workspace: WorkspaceInfo, round_info: RoundInfo

@@ -16,6 +16,7 @@ from bot.model.records import RoundInfo, WorkspaceInfo
 from bot.model.research import ResearchStudy
 from bot.model.views import ReportView
 from bot.reports.render_text import render_report_text
+from bot.reports.reporting import customers_json
 from bot.reports.research_io import parse_research
 from bot.reports.responses_io import parse_responses_csv
 from bot.rounds.service import RoundService
@@ -35,6 +36,8 @@ async def write_report_folder(
     report = await rounds.report(workspace, round_info, team=team, segment=segment)
     analysis = await rounds.analysis(workspace, round_info)
     payload = {"round": round_info.id, "label": round_info.label, **analysis.to_json_dict()}
+    if report.customers is not None:
+        payload["customer_agreement"] = customers_json(report.customers)
     markdown = render_report_text(report, min_answers=min_group_size)
     await asyncio.to_thread(_write_folder, out, markdown, payload, report.chart_png)
     return report
