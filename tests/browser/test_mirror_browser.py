@@ -4,10 +4,12 @@ phone-sized screen and with the keyboard only. axe-core checks both pages for WC
 
 from __future__ import annotations
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.select import Select
+from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.browser.conftest import Browser
 from tests.web.conftest import Site
@@ -24,8 +26,33 @@ def _send(driver: WebDriver) -> None:
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
 
+def _wait(driver: WebDriver) -> WebDriverWait[WebDriver]:
+    # While the next page loads, an element just found may belong to the old document.
+    return WebDriverWait(driver, 15, ignored_exceptions=(StaleElementReferenceException,))
+
+
 def _heading(driver: WebDriver) -> str:
     return str(driver.find_element(By.TAG_NAME, "h1").text)
+
+
+def _page_after(driver: WebDriver, heading: str) -> str:
+    """Wait for the page a submission leads to (Enter and click do not wait for the load);
+    the old page's heading may linger a moment, so wait for the old document to go too."""
+    _wait(driver).until(
+        lambda d: (
+            d.execute_script("return document.readyState") == "complete" and _heading(d) == heading
+        )
+    )
+    return _heading(driver)
+
+
+def _alert(driver: WebDriver) -> str:
+    found = driver.find_elements(By.CSS_SELECTOR, "[role=alert]")
+    return str(found[0].text) if found else ""
+
+
+def _wait_for_alert(driver: WebDriver) -> None:
+    _wait(driver).until(lambda d: _alert(d) != "")
 
 
 async def _expected(site: Site, names: tuple[str, ...]) -> tuple[int, ...]:
@@ -47,7 +74,7 @@ async def test_rank_submit_thank_you_then_already_answered(
     assert await browser.axe_violations(axe_source) == []
 
     await browser.do(_send)
-    assert await browser.do(_heading) == "Thank you"
+    assert await browser.do(lambda d: _page_after(d, "Thank you")) == "Thank you"
     await browser.screenshot("thank-you")
     assert await browser.axe_violations(axe_source) == []
     assert await site.stored(survey.id) == [await _expected(site, PICK)]
@@ -73,7 +100,7 @@ async def test_a_tampered_form_is_refused_and_nothing_stored(
         )
     )
     await browser.do(_send)
-    assert await browser.do(_heading) == "What matters most to you?"
+    await browser.do(_wait_for_alert)
     alert = await browser.do(lambda d: d.find_element(By.CSS_SELECTOR, "[role=alert]").text)
     assert "not on the list" in alert
     await browser.screenshot("tampered")
@@ -82,6 +109,7 @@ async def test_a_tampered_form_is_refused_and_nothing_stored(
     # The same attribute twice (no script stops it: the server does).
     await browser.do(lambda d: _choose(d, ("price", "price", "reliability")))
     await browser.do(_send)
+    await browser.do(lambda d: _wait(d).until(lambda x: "only once" in _alert(x)))
     alert = await browser.do(lambda d: d.find_element(By.CSS_SELECTOR, "[role=alert]").text)
     assert "only once" in alert
     assert await site.stored(survey.id) == []
@@ -89,7 +117,7 @@ async def test_a_tampered_form_is_refused_and_nothing_stored(
     # Corrected, the same link is still good.
     await browser.do(lambda d: _choose(d, PICK))
     await browser.do(_send)
-    assert await browser.do(_heading) == "Thank you"
+    assert await browser.do(lambda d: _page_after(d, "Thank you")) == "Thank you"
     assert await site.stored(survey.id) == [await _expected(site, PICK)]
 
 
@@ -118,7 +146,7 @@ async def test_answering_on_a_phone_sized_screen(
         await browser.screenshot("phone-form")
         assert await browser.axe_violations(axe_source) == []
         await browser.do(_send)
-        assert await browser.do(_heading) == "Thank you"
+        assert await browser.do(lambda d: _page_after(d, "Thank you")) == "Thank you"
         await browser.screenshot("phone-thank-you")
     finally:
         await browser.do(lambda d: d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {}))
@@ -147,7 +175,7 @@ async def test_the_form_works_with_the_keyboard_alone(site: Site, browser: Brows
     await browser.get(link)
     visited = await browser.do(_keyboard_answer)
     assert visited == ["rank1", "rank2", "rank3", "button"]
-    assert await browser.do(_heading) == "Thank you"
+    assert await browser.do(lambda d: _page_after(d, "Thank you")) == "Thank you"
     workspace = await site.workspace()
     first_three = [a.id for a in await site.app.core.store.list_attributes(workspace.id)][:3]
     assert await site.stored(survey.id) == [tuple(first_three)]
