@@ -55,7 +55,7 @@ def customer_note(customers: CustomerAgreement, staff_w: float | None, alpha: fl
     staff = f"staff W={staff_w:.2f}" if staff_w is not None else "staff agreement not measurable"
     if customers.w is None or customers.p_value is None:
         return f"{who}: agreement cannot be measured ({customers.respondents} answers); {staff}."
-    figures = f"W={customers.w:.2f}, p={_p(customers.p_value)}, {customers.respondents} customers"
+    figures = f"W={customers.w:.2f}, {_p(customers.p_value)}, {customers.respondents} customers"
     if not customers_agree(customers, alpha):
         return (
             f"{who} do not agree with each other ({figures}; {staff}): comparing staff with "
@@ -65,7 +65,7 @@ def customer_note(customers: CustomerAgreement, staff_w: float | None, alpha: fl
 
 
 def _p(value: float) -> str:
-    return "<0.001" if value < 0.001 else f"{value:.3f}"
+    return "p<0.001" if value < 0.001 else f"p={value:.3f}"
 
 
 def customers_json(customers: CustomerAgreement) -> dict[str, object]:

@@ -92,7 +92,7 @@ def test_customers_who_do_not_agree_flag_no_surprises() -> None:
     assert len(shown.surprises) == surprises
     assert shown.notes[0] == (
         "Customers of smb show moderate agreement with each other "
-        "(W=0.41, p=<0.001, 300 customers); staff W=1.00."
+        "(W=0.41, p<0.001, 300 customers); staff W=1.00."
     )
 
     for w, p in ((0.05, 1e-6), (0.41, 0.2), (None, None)):
