@@ -7,8 +7,8 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import JSON, bindparam, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.model.mirror import MirrorInfo, MirrorLink, MirrorState, MirrorWrite
 from bot.model.store import NotFoundError
@@ -20,6 +20,7 @@ class MirrorTables:
     _sessions: async_sessionmaker[AsyncSession]
     _tx: Callable[[], AbstractAsyncContextManager[AsyncSession]]
     _now: Callable[[], datetime]
+    _engine: AsyncEngine
 
     async def create_mirror(
         self,
@@ -111,39 +112,32 @@ class MirrorTables:
             await session.execute(insert(m.MirrorLinkRow), rows)
 
     async def mirror_link(self, token_hash: str) -> MirrorLink | None:
-        async with self._sessions() as session:
-            found = (
-                await session.execute(
-                    select(m.MirrorLinkRow, m.MirrorStudy)
-                    .join(m.MirrorStudy, m.MirrorStudy.id == m.MirrorLinkRow.mirror_id)
-                    .where(m.MirrorLinkRow.token_hash == token_hash)
-                )
-            ).first()
+        async with self._engine.connect() as connection:
+            found = (await connection.execute(_LINK, {"hash": token_hash})).first()
         if found is None:
             return None
-        link, study = found
         # The form needs no response count, and counting would show nothing to a customer.
-        return MirrorLink(_mirror(study, 0), link.reusable, link.used_at is not None)
+        return MirrorLink(_mirror_row(found), bool(found.reusable), found.used_at is not None)
 
     async def record_mirror_response(
         self, token_hash: str, ranking: Sequence[int], *, at: datetime
     ) -> MirrorWrite:
-        async with self._tx() as session:
-            found = (
-                await session.execute(
-                    select(m.MirrorLinkRow, m.MirrorStudy)
-                    .join(m.MirrorStudy, m.MirrorStudy.id == m.MirrorLinkRow.mirror_id)
-                    .where(m.MirrorLinkRow.token_hash == token_hash)
-                )
-            ).first()
+        """The usual case, a one-time link of an open study, is two statements in one
+        transaction on a bare connection: spend the link (the conditional UPDATE takes its
+        row lock, so of two concurrent submissions only one sees it unspent), then insert."""
+        async with self._engine.begin() as connection:
+            spent = (await connection.execute(_SPEND, {"hash": token_hash, "now": at})).first()
+            if spent is not None:
+                await connection.execute(_RESPOND, {"study": spent[0], "picks": list(ranking)})
+                return MirrorWrite.RECORDED
+            found = (await connection.execute(_LINK, {"hash": token_hash})).first()
             if found is None:
                 return MirrorWrite.UNKNOWN_LINK
-            link, study = found
-            if not _mirror(study, 0).accepts_answers(at):
+            if not _mirror_row(found).accepts_answers(at):
                 return MirrorWrite.CLOSED
-            if not link.reusable and not await _spend(session, link.id, at):
+            if not found.reusable:
                 return MirrorWrite.ALREADY_ANSWERED
-            session.add(m.MirrorResponse(mirror_id=study.id, ranking=list(ranking)))
+            await connection.execute(_RESPOND, {"study": found.mirror_id, "picks": list(ranking)})
             return MirrorWrite.RECORDED
 
     async def mirror_rankings(self, mirror_id: int) -> list[tuple[int, ...]]:
@@ -183,15 +177,57 @@ class MirrorTables:
             return bool(getattr(result, "rowcount", 0))
 
 
-async def _spend(session: AsyncSession, link_id: int, at: datetime) -> bool:
-    """Mark a one-time link used; only one of two concurrent submissions gets True (the
-    conditional UPDATE takes the row lock, and the loser sees used_at already set)."""
-    result = await session.execute(
-        update(m.MirrorLinkRow)
-        .where(m.MirrorLinkRow.id == link_id, m.MirrorLinkRow.used_at.is_(None))
-        .values(used_at=at)
+_tables = m.Base.metadata.tables
+_studies = _tables["mirror_studies"]
+_links = _tables["mirror_links"]
+_responses = _tables["mirror_responses"]
+
+# Built once: these run for every form view and every answer.
+_LINK = (
+    select(
+        _links.c.reusable,
+        _links.c.used_at,
+        _links.c.mirror_id,
+        *(c for c in _studies.c if c.name != "id"),
     )
-    return bool(getattr(result, "rowcount", 0))
+    .join(_studies, _studies.c.id == _links.c.mirror_id)
+    .where(_links.c.token_hash == bindparam("hash"))
+)
+_OPEN_STUDIES = select(_studies.c.id).where(
+    _studies.c.state == MirrorState.OPEN.value,
+    or_(_studies.c.closes_at.is_(None), _studies.c.closes_at > bindparam("now")),
+)
+_SPEND = (
+    update(_links)
+    .where(
+        _links.c.token_hash == bindparam("hash"),
+        _links.c.used_at.is_(None),
+        _links.c.reusable.is_(False),
+        _links.c.mirror_id.in_(_OPEN_STUDIES.scalar_subquery()),
+    )
+    .values(used_at=bindparam("now"))
+    .returning(_links.c.mirror_id)
+)
+_RESPOND = insert(_responses).values(
+    mirror_id=bindparam("study"), ranking=bindparam("picks", type_=JSON())
+)
+
+
+def _mirror_row(row: Any) -> MirrorInfo:
+    """A study from the columns of ``_LINK`` (its id is the link's mirror_id)."""
+    return MirrorInfo(
+        id=row.mirror_id,
+        workspace_id=row.workspace_id,
+        name=row.name,
+        segment=row.segment,
+        top_k=row.top_k,
+        state=MirrorState(row.state),
+        created_at=row.created_at,
+        closes_at=row.closes_at,
+        closed_at=row.closed_at,
+        study_id=row.study_id,
+        responses=0,
+    )
 
 
 def _response_count() -> Any:

@@ -157,10 +157,10 @@ class WebAdapter:
     def _render(self, name: str, **values: Any) -> str:
         return self._templates.get_template(name).render(**values)
 
-    # -- ChatAdapter-like life cycle (nothing runs outside requests) ------------------------
+    # -- life cycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        return None
+        await self._csrf.load()
 
     async def stop(self) -> None:
         return None

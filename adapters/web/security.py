@@ -7,6 +7,8 @@ but can neither read the field nor set our cookie, so it cannot produce a matchi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -54,6 +56,7 @@ class Csrf:
     def __init__(self, records: PlatformRecords, configured: str | None) -> None:
         self._records = records
         self._key = configured.encode() if configured else None
+        self._loading = asyncio.Lock()  # the first requests arrive together: one creates it
 
     async def issue(self, request: web.Request, response: web.StreamResponse, link: str) -> str:
         """A fresh cookie on the response; the hidden field's value is returned."""
@@ -79,16 +82,25 @@ class Csrf:
         key = await self._secret()
         return hmac.new(key, f"{nonce}|{link}".encode(), hashlib.sha256).hexdigest()
 
+    async def load(self) -> None:
+        """Read (or create) the shared secret before the first form is served."""
+        await self._secret()
+
     async def _secret(self) -> bytes:
         if self._key is None:
-            self._key = await self._stored_secret()
+            async with self._loading:
+                if self._key is None:
+                    self._key = await self._stored_secret()
         return self._key
 
     async def _stored_secret(self) -> bytes:
         found = await self._records.get(*SECRET_RECORD)
         if found is None:
-            await self._records.put(*SECRET_RECORD, {"key": secrets.token_hex(32)})
-            # Read back: if two workers raced, both now use whichever write landed last.
+            # Another worker may create it at the same moment: its insert then makes ours
+            # fail, and both go on with the one row that was stored.
+            with contextlib.suppress(Exception):
+                await self._records.put(*SECRET_RECORD, {"key": secrets.token_hex(32)})
             found = await self._records.get(*SECRET_RECORD)
-        assert found is not None
+        if found is None:
+            raise RuntimeError("the web form's CSRF secret could not be stored")
         return str(found["key"]).encode()

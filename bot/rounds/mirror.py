@@ -28,7 +28,9 @@ from bot.model.mirror import (
 from bot.model.records import AttributeInfo, StudyInfo, WorkspaceInfo
 from bot.model.research import ResearchForm, ResearchRow, ResearchStudy
 from bot.model.store import Store
+from bot.rounds.recent import Recent
 
+ATTRIBUTES_SECONDS = 5.0  # an attribute added or retired shows on the form within this
 MAX_LINKS = 10_000  # per request: a CRM mail merge, not a denial of service
 MAX_NAME = 120
 MAX_SEGMENT = 80
@@ -67,6 +69,9 @@ class MirrorService:
         self._clock = clock
         self._min_group_size = min_group_size
         self._public_url = public_url.rstrip("/")
+        # Every form view and submission needs the attribute list; a burst of customers
+        # (a newsletter going out) would otherwise read it twice per answer.
+        self._attributes: Recent[int, list[AttributeInfo]] = Recent(ttl=ATTRIBUTES_SECONDS)
 
     # -- admins ---------------------------------------------------------------------------
 
@@ -180,7 +185,10 @@ class MirrorService:
         return MirrorOutcome(WRITES_TO_PAGES[write])
 
     async def _form(self, mirror: MirrorInfo) -> MirrorForm:
-        attributes = await self._store.list_attributes(mirror.workspace_id)
+        workspace_id = mirror.workspace_id
+        attributes = await self._attributes.get(
+            workspace_id, lambda: self._store.list_attributes(workspace_id)
+        )
         return MirrorForm(title=mirror.name, top_k=mirror.top_k, attributes=tuple(attributes))
 
 

@@ -45,6 +45,7 @@ class App:
         """Background work of a running server: adapters, outbox delivery, the scheduler."""
         for adapter in self.adapters:
             await adapter.start()
+        await self.site.start()
         self.core.start_outbox()
         await self.scheduler.start()
 
