@@ -32,6 +32,20 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[dev]"
 
+# The mirror survey's browser tests need a real Chromium and axe-core; install what is missing
+# (Debian's packages, and axe-core from the npm registry into the gitignored .cache/axe). The
+# tests fail rather than skip when BROWSER_TESTS_REQUIRED is set and either is missing.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  SUDO=$([ "$(id -u)" -eq 0 ] && echo "" || echo "sudo")
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+AXE_VERSION=4.10.3
+if ! grep -qs "\"version\": \"$AXE_VERSION\"" .cache/axe/node_modules/axe-core/package.json; then
+  mkdir -p .cache/axe
+  npm install --silent --no-audit --no-fund --no-save --prefix .cache/axe "axe-core@$AXE_VERSION"
+fi
+export BROWSER_TESTS_REQUIRED=1
+
 echo "== ruff";          .venv/bin/ruff check . && .venv/bin/ruff format --check .
 echo "== mypy --strict"; .venv/bin/mypy
 echo "== import contracts"; .venv/bin/lint-imports --no-cache

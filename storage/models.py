@@ -279,3 +279,52 @@ class OutboxMessage(Base):
     conversation_id: Mapped[str | None] = mapped_column(String(200), default=None)
     message_id: Mapped[str | None] = mapped_column(String(200), default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class MirrorStudy(Base):
+    """A mirror survey: customers of one segment rank the staff's attributes on a web form."""
+
+    __tablename__ = "mirror_studies"
+
+    id: Mapped[int] = _id()
+    workspace_id: Mapped[int] = _workspace_fk()
+    name: Mapped[str] = mapped_column(String(120))
+    segment: Mapped[str] = mapped_column(String(80))
+    top_k: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(160))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    closes_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    study_id: Mapped[int | None] = mapped_column(
+        ForeignKey("studies.id", ondelete="SET NULL"), default=None
+    )
+
+
+class MirrorLinkRow(Base):
+    """An invitation link, known only by its token's SHA-256: the token itself is shown once."""
+
+    __tablename__ = "mirror_links"
+    __table_args__ = (UniqueConstraint("token_hash"),)
+
+    id: Mapped[int] = _id()
+    mirror_id: Mapped[int] = mapped_column(
+        ForeignKey("mirror_studies.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64))
+    reusable: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+
+
+class MirrorResponse(Base):
+    """One customer's ranking. Deliberately holds no link, address or time of day: a response
+    cannot be traced back to the invitation (and so to the CRM row) it came from."""
+
+    __tablename__ = "mirror_responses"
+
+    id: Mapped[int] = _id()
+    mirror_id: Mapped[int] = mapped_column(
+        ForeignKey("mirror_studies.id", ondelete="CASCADE"), index=True
+    )
+    ranking: Mapped[list[Any]] = mapped_column(JSON)  # attribute ids, best first

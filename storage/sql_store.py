@@ -49,6 +49,7 @@ from bot.model.store import (
 from storage import hot_path as hot
 from storage import models as m
 from storage.answer_batch import AnswerBatcher, AnswerRequest
+from storage.mirror_store import MirrorTables
 
 _log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqlStore:
+class SqlStore(MirrorTables):
     def __init__(self, engine: AsyncEngine, *, clock: Callable[[], datetime] | None = None) -> None:
         # The core's clock stamps rows, so a test clock and "research known at close" agree.
         self._now = clock or _now

@@ -38,6 +38,19 @@ def test_demo_runs_the_whole_job_offline(tmp_path: Path) -> None:
     assert "Alignment score" in (out / "report.md").read_text()
 
 
+def test_demo_runs_a_mirror_survey_through_the_web_form(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = runner.invoke(cli, ["demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Customers of enterprise show" in result.output
+    assert "30 customers); staff W=" in result.output
+    report = json.loads((out / "report.json").read_text())
+    customers = report["customer_agreement"]
+    assert customers["segment"] == "enterprise"
+    assert customers["respondents"] == 30
+    assert 0 < customers["kendall_w"] < 1
+
+
 def test_demo_is_reproducible(tmp_path: Path) -> None:
     first = runner.invoke(cli, ["demo", "--out", str(tmp_path / "a")])
     second = runner.invoke(cli, ["demo", "--out", str(tmp_path / "b")])

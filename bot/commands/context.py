@@ -16,6 +16,7 @@ from bot.model.ports import ChatPort
 from bot.model.records import WorkspaceInfo
 from bot.model.settings import CoreSettings
 from bot.model.store import Store
+from bot.rounds.mirror import MirrorService
 from bot.rounds.service import RoundService
 
 
@@ -25,6 +26,9 @@ class CoreServices(Protocol):
 
     @property
     def rounds(self) -> RoundService: ...
+
+    @property
+    def mirror(self) -> MirrorService: ...
 
     @property
     def settings(self) -> CoreSettings: ...

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.commands.context import CoreServices
+from bot.commands.mirror import MIRROR_HANDLERS
 from bot.commands.parser import COMMANDS, Command, help_text, help_view
 from bot.commands.references import ReferenceProblem, read_mention, resolve
 from bot.model.defaults import MAX_ATTRIBUTES, MIN_ATTRIBUTES
@@ -30,6 +31,7 @@ from bot.model.store import DuplicateScheduleError, NameTakenError, NotFoundErro
 from bot.reports.disclosure import answered_text
 from bot.reports.render_text import render_feedback_text, render_report_text
 from bot.reports.research_io import not_text_message
+from bot.rounds.mirror import MirrorError
 from bot.rounds.schedule_spec import (
     ScheduleSpecError,
     next_fire_times,
@@ -81,6 +83,7 @@ async def run_command(context: CommandContext, command: Command) -> CommandResul
         InvalidName,
         DuplicateScheduleError,
         ReferenceProblem,
+        MirrorError,
     ) as exc:
         return CommandResult(str(exc), ok=False)
 
@@ -736,4 +739,5 @@ HANDLERS: dict[str, Handler] = {
     "admins add": _admins_add,
     "admins remove": _admins_remove,
     "audit": _audit,
+    **MIRROR_HANDLERS,
 }

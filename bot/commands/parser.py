@@ -136,6 +136,35 @@ COMMANDS: dict[str, CommandSpec] = {
     ),
     "admins remove": _spec("admins remove @PERSON", "revoke a role", A, args=(1, 1)),
     "audit": _spec("audit", "the latest admin changes", A),
+    "mirror create": _spec(
+        "mirror create segment:NAME [k:3] [closes:YYYY-MM-DD] [name:NAME]",
+        "start a mirror survey: customers of a segment rank the same attributes on a web form",
+        A,
+        options="segment k closes name",
+    ),
+    "mirror list": _spec("mirror list", "mirror surveys and their response counts", M),
+    "mirror close": _spec(
+        "mirror close ID",
+        "close a mirror survey (published as research if large enough)",
+        A,
+        args=(1, 1),
+    ),
+    "mirror publish": _spec(
+        "mirror publish ID", "close a mirror survey and make it research now", A, args=(1, 1)
+    ),
+    "mirror links": _spec(
+        "mirror links ID count:N",
+        "N one-time invitation links (shown once)",
+        A,
+        args=(1, 1),
+        options="count",
+    ),
+    "mirror open": _spec(
+        "mirror open ID",
+        "a reusable open link for a website (rate-limited per address)",
+        A,
+        args=(1, 1),
+    ),
 }
 
 GROUPS = sorted({name.split(" ")[0] for name in COMMANDS})

@@ -76,6 +76,11 @@ class CoreSettings(BaseSettings):
         gt=0,
         validation_alias=AliasChoices("ALIGNMENT_SCHEDULER_TICK_SECONDS", "scheduler_tick_seconds"),
     )
+    public_url: str = Field(
+        "http://127.0.0.1:3000",
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        validation_alias=AliasChoices("ALIGNMENT_PUBLIC_URL", "public_url"),
+    )
     log_level: str = Field("INFO", validation_alias=AliasChoices("LOG_LEVEL", "log_level"))
     log_json: bool = Field(False, validation_alias=AliasChoices("LOG_JSON", "log_json"))
 
@@ -137,6 +142,7 @@ def one_line(exc: ValidationError) -> str:
         "missed_run_grace_hours": "ALIGNMENT_MISSED_RUN_GRACE_HOURS",
         "scheduler_tick_seconds": "ALIGNMENT_SCHEDULER_TICK_SECONDS",
         "outbox_lease_seconds": "ALIGNMENT_OUTBOX_LEASE_SECONDS",
+        "public_url": "ALIGNMENT_PUBLIC_URL",
     }
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"bad setting {names.get(name, name)}: {message}"

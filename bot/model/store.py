@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.model.domain import Role, WorkspaceRef
+from bot.model.mirror import MirrorStore
 from bot.model.records import (
     AnswerRecord,
     AnswerWrite,
@@ -63,7 +64,7 @@ class DuplicateScheduleError(ValueError):
         )
 
 
-class Store(Protocol):
+class Store(MirrorStore, Protocol):
     @property
     def dialect(self) -> str: ...
 

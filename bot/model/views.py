@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from bot.model.mirror import CustomerAgreement
+
 
 @dataclass(frozen=True, slots=True)
 class PollOption:
@@ -140,6 +142,8 @@ class ReportView:
     def withheld_for_size(self) -> bool:
         """Figures are missing only because the group is below the minimum size."""
         return self.withheld == ReportView.__dataclass_fields__["withheld"].default
+
+    customers: CustomerAgreement | None = None  # among a mirror survey's customers
 
     @property
     def response_rate(self) -> float | None:

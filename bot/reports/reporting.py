@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.analytics import Analysis, GroupResult, SegmentResult
+from bot.model.mirror import CustomerAgreement
 from bot.model.views import Figures, GroupLine, ReportView, SurpriseKind, SurpriseLine, TrendLine
 from bot.reports.chart import ChartData, render_chart
 from bot.reports.disclosure import HIDDEN, TOO_FEW, Verdicts, shows_count
@@ -26,6 +27,7 @@ class ReportInput:
     # The study each customer segment is compared with ("" for all customers), for the title.
     study_labels: Mapping[str, str] = field(default_factory=dict)
     verdicts: Verdicts | None = None  # why hidden groups are hidden (None: too few answers)
+    customers: CustomerAgreement | None = None  # agreement among the segment's customers
 
 
 def agreement_label(w: float | None) -> str:
@@ -41,12 +43,58 @@ def agreement_label(w: float | None) -> str:
     return "strong agreement"
 
 
+CUSTOMERS_AGREE_FROM = 0.1  # below: "no real agreement" (the band agreement_label uses)
+
+
+def customers_agree(customers: CustomerAgreement, alpha: float) -> bool:
+    """Whether the customers share a consensus worth comparing staff with: W in at least the
+    "weak" band and unlikely under no agreement at all."""
+    w, p = customers.w, customers.p_value
+    return w is not None and p is not None and w >= CUSTOMERS_AGREE_FROM and p < alpha
+
+
+def customer_note(customers: CustomerAgreement, staff_w: float | None, alpha: float) -> str:
+    """e.g. "Customers of smb agree moderately with each other (W=0.41, …); staff W=0.08." """
+    who = f"Customers of {customers.segment}" if customers.segment else "Customers"
+    staff = f"staff W={staff_w:.2f}" if staff_w is not None else "staff agreement not measurable"
+    if customers.w is None or customers.p_value is None:
+        return f"{who}: agreement cannot be measured ({customers.respondents} answers); {staff}."
+    figures = f"W={customers.w:.2f}, {_p(customers.p_value)}, {customers.respondents} customers"
+    if not customers_agree(customers, alpha):
+        return (
+            f"{who} do not agree with each other ({figures}; {staff}): comparing staff with "
+            "a customer consensus is weak, so no surprises are flagged."
+        )
+    return f"{who} show {agreement_label(customers.w)} with each other ({figures}); {staff}."
+
+
+def _p(value: float) -> str:
+    return "p<0.001" if value < 0.001 else f"p={value:.3f}"
+
+
+def customers_json(customers: CustomerAgreement) -> dict[str, object]:
+    return {
+        "segment": customers.segment,
+        "respondents": customers.respondents,
+        "kendall_w": customers.w,
+        "p_value": customers.p_value,
+    }
+
+
 def build_report(data: ReportInput, *, with_chart: bool = True) -> ReportView:
     group = _focus_group(data.analysis, data.team)
     segment = _segment(group, data.segment)
     figures = None if group is None else _figures(group, segment, data.analysis.k)
     notes = _notes(data, group, segment)
     scope = report_scope(data, segment)
+    surprises = _surprises(segment)
+    if group is not None and segment is not None and data.customers is not None:
+        alpha = data.analysis.settings.alpha
+        notes = (customer_note(data.customers, group.concordance.w, alpha), *notes)
+        if not customers_agree(data.customers, alpha):
+            # Staff cannot be "wrong" about a consensus the customers do not have.
+            surprises = ()
+            notes = tuple(n for n in notes if not n.startswith("No surprises"))
     report = ReportView(
         title=f"{data.title} — {scope}",
         round_label=data.round_label,
@@ -55,7 +103,7 @@ def build_report(data: ReportInput, *, with_chart: bool = True) -> ReportView:
         figures=figures,
         agreement_label=agreement_label(group.concordance.w) if group else "",
         research_label=data.research_label,
-        surprises=_surprises(segment),
+        surprises=surprises,
         teams=() if data.team else _team_lines(data.analysis, data.verdicts),
         segments=_segment_lines(group, data.analysis.k) if group else (),
         trend=_trend(data, group, segment),
@@ -64,6 +112,7 @@ def build_report(data: ReportInput, *, with_chart: bool = True) -> ReportView:
         segment=data.segment,
         detectable_gap=segment.detectable_gap if segment and group else None,
         withheld=_withheld(data),
+        customers=data.customers if segment is not None else None,
     )
     if not with_chart or group is None or segment is None:
         return report
@@ -266,7 +315,8 @@ def _chart_data(
         customer_share=shares,
         surprises={s.attribute: SurpriseKind(s.kind) for s in segment.surprises},
         k=data.analysis.k,
-        title=f"{data.title} — staff vs customers, top {data.analysis.k} share",
+        title=f"{data.title} — staff vs customers, top {data.analysis.k} share"
+        + _agreements_caption(data.customers, group.concordance.w),
         subtitle=scope,
         trend=tuple(scores),
     )
@@ -295,3 +345,9 @@ def open_round_report(
         notes=tuple(notes),
         withheld="No figures while the round is open.",
     )
+
+
+def _agreements_caption(customers: CustomerAgreement | None, staff_w: float | None) -> str:
+    if customers is None or customers.w is None or staff_w is None:
+        return ""
+    return f"\ncustomers W={customers.w:.2f}, staff W={staff_w:.2f}"

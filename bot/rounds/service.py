@@ -21,6 +21,7 @@ from bot.model.domain import (
     Role,
     WorkspaceRef,
 )
+from bot.model.mirror import CustomerAgreement
 from bot.model.ports import ChatPort
 from bot.model.records import (
     AnswerRecord,
@@ -40,6 +41,7 @@ from bot.reports import disclosure, snapshot
 from bot.reports.render_text import render_feedback_text
 from bot.reports.reporting import ReportInput, build_report, open_round_report
 from bot.reports.snapshot import Published
+from bot.rounds.mirror import customer_agreement
 from bot.rounds.recent import Recent
 
 log = logging.getLogger(__name__)
@@ -478,6 +480,7 @@ class RoundService:
         if round_info.state is not RoundState.CLOSED:
             return await self._open_report(title, round_info, team_info)
         shown = await self.published(workspace, round_info, studies)
+        customers = await self._customers(workspace, shown.analysis, studies, segment)
         return build_report(
             ReportInput(
                 title=title,
@@ -494,6 +497,7 @@ class RoundService:
                 team=team_info.name if team_info else None,
                 study_labels={key: f"#{s.id} {s.source}" for key, s in studies.items()},
                 verdicts=shown.verdicts,
+                customers=customers,
             ),
             with_chart=with_chart,
         )
@@ -529,6 +533,28 @@ class RoundService:
         members = {p.id for p in await self._store.team_members(team.id)}
         invitations = await self._store.invitations(round_info.id)
         return sum(1 for invitation in invitations if invitation.person.id in members)
+
+    async def _customers(
+        self,
+        workspace: WorkspaceInfo,
+        analysis: Analysis,
+        studies: Mapping[str, StudyInfo],
+        segment: str | None,
+    ) -> CustomerAgreement | None:
+        """Agreement among the customers behind the report's segment, when its research came
+        from a mirror survey (an imported study has no individual answers to measure)."""
+        if segment is None:
+            headline = analysis.headline
+            segment = headline.segment if headline is not None else None
+        study = studies.get(segment or "")
+        if study is None:
+            return None
+        mirror = await self._store.mirror_of_study(workspace.id, study.id)
+        if mirror is None:
+            return None
+        every = await self._store.list_attributes(workspace.id, include_retired=True)
+        rankings = await self._store.mirror_rankings(mirror.id)
+        return customer_agreement(study, rankings, every)
 
     async def _earlier(
         self, workspace: WorkspaceInfo, round_info: RoundInfo

@@ -11,6 +11,7 @@ from pathlib import Path
 from aiohttp import web
 
 from adapters.console.port import ConsolePort
+from adapters.web import WebAdapter
 from bot.model.ports import ChatAdapter
 from bot.model.settings import CoreSettings
 from bot.rounds.scheduler import LeaderLock, Scheduler
@@ -28,6 +29,7 @@ class App:
     core: AlignmentCore
     store: SqlStore
     scheduler: Scheduler
+    site: WebAdapter  # the customers' web form (mirror surveys)
     adapters: list[ChatAdapter] = field(default_factory=list)
 
     def web_app(self) -> web.Application:
@@ -36,12 +38,14 @@ class App:
             adapters=self.adapters,
             # The pid tells workers behind one port apart (``serve --workers``).
             details=lambda: {"scheduler": self.scheduler.role, "pid": os.getpid()},
+            routes=[self.site.add_routes],
         )
 
     async def start(self) -> None:
         """Background work of a running server: adapters, outbox delivery, the scheduler."""
         for adapter in self.adapters:
             await adapter.start()
+        await self.site.start()
         self.core.start_outbox()
         await self.scheduler.start()
 
@@ -67,7 +71,12 @@ async def build_app(
     store = SqlStore(engine, clock=clock)
     core = AlignmentCore(store=store, settings=settings, clock=clock)
     core.register_port(ConsolePort(records=store, chart_dir=chart_dir))
-    app = App(core=core, store=store, scheduler=_scheduler(core, settings, leader_lock_for(engine)))
+    app = App(
+        core=core,
+        store=store,
+        scheduler=_scheduler(core, settings, leader_lock_for(engine)),
+        site=WebAdapter(api=core.mirror, records=store),
+    )
     if with_chat_adapters:
         app.adapters.extend(_chat_adapters(core, store))
         for adapter in app.adapters:

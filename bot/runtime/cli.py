@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import gc
 import json
 import logging
@@ -44,6 +45,8 @@ research_cli = typer.Typer(help="Customer research.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(attributes_cli, name="attributes")
 cli.add_typer(research_cli, name="research")
+mirror_cli = typer.Typer(help="Mirror surveys of customers.", no_args_is_help=True)
+cli.add_typer(mirror_cli, name="mirror")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -556,6 +559,78 @@ def research_import(
 def research_list(workspace: WorkspaceOption = "console:local") -> None:
     """Imported studies, newest first."""
     _operator_command("research list", workspace)
+
+
+@mirror_cli.command("create")
+def mirror_create(
+    segment: Annotated[str, typer.Option(help="the customers' market segment")],
+    k: Annotated[int | None, typer.Option(help="how many attributes customers rank")] = None,
+    closes: Annotated[str | None, typer.Option(help="last day of answers, YYYY-MM-DD")] = None,
+    name: Annotated[str | None, typer.Option(help="a name for the survey")] = None,
+    workspace: WorkspaceOption = "console:local",
+) -> None:
+    """Start a mirror survey: customers rank the staff's attributes on a web form."""
+    words = ["mirror", "create", f"segment:{segment}"]
+    words += [f"k:{k}"] if k is not None else []
+    words += [f"closes:{closes}"] if closes else []
+    words += [f"name:{name}"] if name else []
+    _operator_command(shlex.join(words), workspace)
+
+
+@mirror_cli.command("list")
+def mirror_list(workspace: WorkspaceOption = "console:local") -> None:
+    """Mirror surveys and their response counts."""
+    _operator_command("mirror list", workspace)
+
+
+@mirror_cli.command("close")
+def mirror_close(mirror_id: int, workspace: WorkspaceOption = "console:local") -> None:
+    """Close a mirror survey; with enough responses it becomes research."""
+    _operator_command(f"mirror close {mirror_id}", workspace)
+
+
+@mirror_cli.command("publish")
+def mirror_publish(mirror_id: int, workspace: WorkspaceOption = "console:local") -> None:
+    """Close a mirror survey and make it research now."""
+    _operator_command(f"mirror publish {mirror_id}", workspace)
+
+
+@mirror_cli.command("links")
+def mirror_links(
+    mirror_id: int,
+    count: Annotated[int, typer.Option(help="how many one-time links")],
+    out_file: Annotated[Path, typer.Option("--out", help="CSV file for a mail merge")],
+    workspace: WorkspaceOption = "console:local",
+) -> None:
+    """One-time invitation links as a CSV (one `link` column); they exist nowhere else."""
+
+    async def work() -> list[str]:
+        app = await build_app(_settings(), with_chat_adapters=False)
+        try:
+            ws = await app.core.workspace(_workspace(workspace))
+            return await app.core.mirror.links(ws, mirror_id, count)
+        finally:
+            await app.close()
+
+    from bot.model.store import NotFoundError
+    from bot.rounds.mirror import MirrorError
+
+    try:
+        links = _run(work)
+    except (MirrorError, NotFoundError) as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(1) from exc
+    write_links_csv(out_file, links)
+    out.print(f"Wrote {len(links)} links to {out_file}", markup=False, highlight=False)
+
+
+def write_links_csv(path: Path, links: list[str]) -> None:
+    # Readable by the owner only: every line is a working invitation.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["link"])
+        writer.writerows([link] for link in links)
 
 
 @attributes_cli.command("list")

@@ -39,6 +39,7 @@ from bot.model.store import DuplicateStudyError, Store
 from bot.model.views import HomeView, PollView
 from bot.reports.research_io import parse_research
 from bot.rounds.background import Background
+from bot.rounds.mirror import MirrorService
 from bot.rounds.outbox import Outbox, Renderers
 from bot.rounds.recent import Recent
 from bot.rounds.service import RoundService
@@ -71,6 +72,12 @@ class AlignmentCore:
             clock=clock,
             analysis=self.analysis_settings,
             notify=self._messages_queued,
+        )
+        self.mirror = MirrorService(
+            store=store,
+            clock=clock,
+            min_group_size=settings.min_group_size,
+            public_url=settings.public_url,
         )
         self.outbox = Outbox(
             store=store,

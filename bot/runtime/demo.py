@@ -2,17 +2,26 @@
 
 Forty-two people in four teams answer from their team's own beliefs (sampled, seeded, so
 teams really disagree); the bundled research says what customers value. Between the rounds
-the organisation "learns" a little, so the second report shows a trend.
+the organisation "learns" a little, so the second report shows a trend. During the second
+round thirty simulated enterprise customers answer a mirror survey through the real web form
+(HTTP on a loopback port), so its report also shows how much those customers agree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import html
+import re
+import socket
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import aiohttp
 import numpy as np
+from aiohttp import web
 
 from adapters.console.port import ConsolePort
 from adapters.console.session import ConsoleSession
@@ -38,6 +47,11 @@ TEAM_BELIEFS: dict[str, tuple[int, tuple[float, ...]]] = {
 }
 # What the research says customers value, as weights: the organisation drifts toward it.
 CUSTOMER_PULL = (2.0, 3.0, 8.0, 2.0, 7.0, 2.0, 0.5, 6.0)
+MIRROR_SEGMENT = "enterprise"  # the bundled research's headline segment
+MIRROR_CUSTOMERS = 30
+_CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
+_FIRST_SELECT = re.compile(r'<select id="rank1".*?</select>', re.DOTALL)
+_OPTION = re.compile(r'<option value="(\d+)"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +89,8 @@ async def run_demo(
     for round_number, learning in enumerate((0.0, 0.45), start=1):
         round_info = await _open_round(app, admin)
         await _answer_all(app, round_info, people, rng, learning, progress, round_number)
+        if round_number == 2:
+            await _mirror_survey(app, admin, rng, progress)
         clock.now += timedelta(days=3)
         reports.append(await _close(app, admin, round_info, out, round_number == 2))
         clock.now += timedelta(days=25)
@@ -137,6 +153,65 @@ def _sample_top_k(rng: np.random.Generator, weights: np.ndarray, k: int) -> list
     # Gumbel-max gives exactly the Plackett-Luce order in one vectorised step.
     keys = np.log(weights) + rng.gumbel(size=weights.size)
     return [int(i) + 1 for i in np.argsort(-keys)[:k]]  # poll options are numbered from 1
+
+
+async def _mirror_survey(
+    app: App,
+    admin: ConsoleSession,
+    rng: np.random.Generator,
+    progress: Callable[[str, int, int], None] | None,
+) -> None:
+    """Customers of the headline segment answer the web form; the survey becomes research."""
+    created = await _expect(
+        admin,
+        f"/alignment mirror create segment:{MIRROR_SEGMENT} name:'Enterprise customers'",
+        "open",
+    )
+    mirror_id = int(created.split("#", 1)[1].split(" ", 1)[0])
+    links = await _expect(
+        admin, f"/alignment mirror links {mirror_id} count:{MIRROR_CUSTOMERS}", "one-time"
+    )
+    paths = [urlsplit(line).path for line in links.splitlines() if "/m/" in line]
+    weights = np.asarray(CUSTOMER_PULL, dtype=float)
+    async with (
+        _served(app) as base,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client,
+    ):
+        for done, path in enumerate(paths, start=1):
+            await _customer_answers(client, base + path, _sample_top_k(rng, weights, 3))
+            if progress:
+                progress("mirror survey: customers", done, len(paths))
+    await _expect(admin, f"/alignment mirror close {mirror_id}", "now research")
+
+
+@asynccontextmanager
+async def _served(app: App) -> AsyncIterator[str]:
+    """The real server app on a loopback port for as long as the customers answer."""
+    runner = web.AppRunner(app.web_app())
+    await runner.setup()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))  # any free port; nothing outside this machine is involved
+    try:
+        await web.SockSite(runner, sock).start()
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        await runner.cleanup()
+
+
+async def _customer_answers(client: aiohttp.ClientSession, url: str, places: Sequence[int]) -> None:
+    """What a customer's browser does: load the form, choose, send."""
+    async with client.get(url) as response:
+        page = await response.text()
+    csrf = _CSRF.search(page)
+    select = _FIRST_SELECT.search(page)
+    if csrf is None or select is None:
+        raise RuntimeError(f"demo: the mirror form did not load ({response.status})")
+    options = _OPTION.findall(select.group(0))  # attribute ids in catalogue order
+    fields = {"csrf": html.unescape(csrf.group(1))}
+    fields |= {f"rank{i}": options[place - 1] for i, place in enumerate(places, start=1)}
+    async with client.post(url, data=fields) as response:
+        if "Your answer is recorded" not in await response.text():
+            raise RuntimeError(f"demo: a customer's answer was refused ({response.status})")
 
 
 async def _close(

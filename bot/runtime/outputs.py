@@ -18,6 +18,7 @@ from bot.model.research import ResearchStudy
 from bot.model.views import ReportView
 from bot.reports.disclosure import public_json
 from bot.reports.render_text import render_report_text
+from bot.reports.reporting import customers_json
 from bot.reports.research_io import parse_research
 from bot.reports.responses_io import parse_responses_csv, rank_column_count
 from bot.rounds.service import RoundService
@@ -44,6 +45,8 @@ async def write_report_folder(
         "segment": report.segment,
         **public_json(analysis),
     }
+    if report.customers is not None:
+        payload["customer_agreement"] = customers_json(report.customers)
     markdown = render_report_text(report, min_answers=min_group_size)
     await asyncio.to_thread(_write_folder, out, markdown, payload, report.chart_png)
     return report

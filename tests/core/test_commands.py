@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from adapters.console.port import LOCAL_WORKSPACE
 from adapters.console.session import ConsoleSession
 from bot.commands.parser import COMMANDS
 from bot.model.defaults import DEFAULT_ATTRIBUTES, MAX_ATTRIBUTES, MIN_ATTRIBUTES
 from bot.model.domain import Role
+from bot.model.mirror import MirrorPage
 from tests.core.conftest import EXAMPLES, World
 
 ADMIN, MANAGER, EMPLOYEE = "boss", "mgr", "emp"
@@ -28,6 +30,7 @@ SNAPSHOT = (
     "admins list",
     "poll status",
     "audit",
+    "mirror list",
 )
 
 # One valid line per command, with arguments that would change something if allowed.
@@ -60,6 +63,12 @@ SAMPLES: dict[str, str] = {
     "admins add": "admins add emp role:manager",
     "admins remove": "admins remove mgr",
     "audit": "audit",
+    "mirror create": "mirror create segment:smb k:3 name:'SMB customers'",
+    "mirror list": "mirror list",
+    "mirror close": "mirror close 1",
+    "mirror publish": "mirror publish 1",
+    "mirror links": "mirror links 1 count:2",
+    "mirror open": "mirror open 1",
 }
 
 # Commands whose success shows in the snapshot (the rest only read).
@@ -79,6 +88,9 @@ CHANGES_STATE = {
     "schedule remove",
     "admins add",
     "admins remove",
+    "mirror create",
+    "mirror close",
+    "mirror publish",
 }
 
 PRIVILEGED = [name for name, spec in COMMANDS.items() if spec.role is not Role.EMPLOYEE]
@@ -821,6 +833,19 @@ async def _furnish(world: World, crowd: Crowd) -> None:
     await crowd.ok(ADMIN, "schedule pause 2")
     await crowd.ok(ADMIN, "poll now")
     await world.app.core.idle()
+    await _mirror_with_answers(world, crowd, 5)
+
+
+async def _mirror_with_answers(world: World, crowd: Crowd, count: int) -> None:
+    """Mirror survey 1, open, with enough customers' answers to be published."""
+    await crowd.ok(ADMIN, "mirror create segment:smb")
+    links = await crowd.cmd(ADMIN, f"mirror links 1 count:{count}")
+    tokens = [line.rsplit("/m/", 1)[1] for line in links.splitlines() if "/m/" in line]
+    workspace = await world.app.core.workspace(LOCAL_WORKSPACE)
+    ids = [str(a.id) for a in await world.app.core.store.list_attributes(workspace.id)]
+    for token in tokens:
+        outcome = await world.app.core.mirror.mirror_submit(token, tuple(ids[:3]))
+        assert outcome.page is MirrorPage.THANKS
 
 
 @pytest.mark.parametrize("name", PRIVILEGED)
