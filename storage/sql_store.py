@@ -721,6 +721,17 @@ class SqlStore(MirrorTables):
             return False
         return True
 
+    async def claim_events(self, event_ids: Sequence[str], kind: str) -> set[str]:
+        """Claim many ids in one statement and one commit; the ids that were new."""
+        if not event_ids:
+            return set()
+        now = self._now()
+        # In key order, so that two batches claiming the same ids lock them in one order.
+        rows = [{"event_id": e, "kind": kind, "processed_at": now} for e in sorted(set(event_ids))]
+        async with self._engine.begin() as connection:
+            claimed = await connection.execute(hot.CLAIM_EVENTS[connection.dialect.name], rows)
+            return set(claimed.scalars())
+
     async def prune_events(self, kind: str, *, older_than_seconds: float) -> None:
         cutoff = self._now() - timedelta(seconds=older_than_seconds)
         async with self._tx() as session:

@@ -164,8 +164,8 @@ class PlatformRecords(Protocol):
         self, platform: str, kind: str, prefix: str = ""
     ) -> list[tuple[str, dict[str, Any]]]: ...
 
-    async def claim_event(self, event_id: str, kind: str) -> bool:
-        """True the first time an id is seen, on any replica; False for a repeat."""
+    async def claim_events(self, event_ids: Sequence[str], kind: str) -> set[str]:
+        """Claim the ids at once; those seen for the first time (on any replica)."""
         ...
 
     async def prune_events(self, kind: str, *, older_than_seconds: float) -> None:

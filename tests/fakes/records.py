@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -34,12 +34,12 @@ class MemoryRecords:
             if p == platform and kd == kind and k.startswith(prefix)
         ]
 
-    async def claim_event(self, event_id: str, kind: str) -> bool:
+    async def claim_events(self, event_ids: Sequence[str], kind: str) -> set[str]:
         seen = self.claims.setdefault(kind, {})
-        if event_id in seen:
-            return False
-        seen[event_id] = time.monotonic()
-        return True
+        fresh = {event_id for event_id in event_ids if event_id not in seen}
+        for event_id in fresh:
+            seen[event_id] = time.monotonic()
+        return fresh
 
     async def prune_events(self, kind: str, *, older_than_seconds: float) -> None:
         cutoff = time.monotonic() - older_than_seconds

@@ -99,6 +99,18 @@ async def test_a_replayed_slash_command_is_acknowledged_and_dropped(
     assert len(fake_slack.responses["r"]) == 1
 
 
+async def test_copies_sent_at_once_run_once(
+    slack: Server, slack_core: FakeCore, fake_slack: FakeSlackApi
+) -> None:
+    """Copies arriving together land in one batch of claims: only the first goes on."""
+    body = payloads.slash_command(response_url=fake_slack.response_url("r"), text="poll now")
+    headers = payloads.signed_headers(body)
+    sent = await asyncio.gather(*(slack.post(body, headers) for _ in range(8)))
+    assert [r.status for r in sent] == [200] * 8
+    await slack.adapter.idle()
+    assert len(slack_core.commands) == 1
+
+
 async def test_a_replayed_view_submission_cannot_undo_a_later_answer(
     slack: Server, slack_core: FakeCore
 ) -> None:
