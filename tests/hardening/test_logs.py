@@ -14,8 +14,8 @@ import pytest
 from aiohttp import web
 
 from adapters.slack import SlackAdapter
-from bot.runtime import logs
 from bot.model.events import CommandInvoked, CommandResult
+from bot.runtime import logs
 from tests.fakes.records import MemoryRecords
 from tests.fakes.slack_api import FakeSlackApi
 from tests.hardening.conftest import TEAMS_PASSWORD
