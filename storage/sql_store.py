@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
@@ -856,24 +856,42 @@ class SqlStore:
                 added += len(result.all())
         return added
 
-    async def claim_outbox(self, now: datetime, *, worker: str, limit: int) -> list[OutboxItem]:
-        """Take up to ``limit`` due messages for this worker; a message goes to one worker."""
+    async def claim_outbox(
+        self,
+        now: datetime,
+        *,
+        worker: str,
+        limit: int,
+        per_workspace: int | None = None,
+        skip: Collection[int] = (),
+    ) -> list[OutboxItem]:
+        """Take up to ``limit`` due messages for this worker; a message goes to one worker.
+
+        Workspaces take turns (the first due message of each, then the second of each, ...),
+        at most ``per_workspace`` each and none from ``skip``, so a small fan-out is claimed
+        at once even when it was queued behind a large one."""
+        outbox = m.OutboxMessage
+        turn = (
+            func.row_number()
+            .over(partition_by=outbox.workspace_id, order_by=outbox.id)
+            .label("turn")
+        )
+        due = select(outbox.id, turn).where(outbox.state == "pending", outbox.not_before <= now)
+        if skip:
+            due = due.where(outbox.workspace_id.not_in(list(skip)))
+        ranked = due.subquery()
+        pick = select(ranked.c.id).order_by(ranked.c.turn, ranked.c.id).limit(limit)
+        if per_workspace is not None:
+            pick = pick.where(ranked.c.turn <= per_workspace)
         async with self._tx() as session:
-            ids = list(
-                await session.scalars(
-                    select(m.OutboxMessage.id)
-                    .where(m.OutboxMessage.state == "pending", m.OutboxMessage.not_before <= now)
-                    .order_by(m.OutboxMessage.id)
-                    .limit(limit)
-                )
-            )
+            ids = list(await session.scalars(pick))
             if not ids:
                 return []
             rows = await session.scalars(
-                update(m.OutboxMessage)
-                .where(m.OutboxMessage.id.in_(ids), m.OutboxMessage.state == "pending")
+                update(outbox)
+                .where(outbox.id.in_(ids), outbox.state == "pending")
                 .values(state="sending", claimed_by=worker, claimed_at=now)
-                .returning(m.OutboxMessage)
+                .returning(outbox)
             )
             return sorted((_outbox(row) for row in rows), key=lambda item: item.id)
 

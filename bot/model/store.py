@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -243,8 +243,19 @@ class Store(Protocol):
         """Queue messages; a dedupe key already queued is skipped. Returns how many were new."""
         ...
 
-    async def claim_outbox(self, now: datetime, *, worker: str, limit: int) -> list[OutboxItem]:
-        """Take up to ``limit`` due messages for this worker; a message goes to one worker."""
+    async def claim_outbox(
+        self,
+        now: datetime,
+        *,
+        worker: str,
+        limit: int,
+        per_workspace: int | None = None,
+        skip: Collection[int] = (),
+    ) -> list[OutboxItem]:
+        """Take up to ``limit`` due messages for this worker; a message goes to one worker.
+
+        Workspaces take turns (the first due message of each, then the second of each, ...),
+        at most ``per_workspace`` each and none from ``skip``."""
         ...
 
     async def reclaim_stale(

@@ -10,10 +10,12 @@ already arrived, so a crash neither loses nor doubles it.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
+import math
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -40,7 +42,7 @@ class ConfirmsDelivery(Protocol):
 
 
 class RateLimiter:
-    """At most ``rate`` sends a second per platform, and a shared pause after a 429.
+    """At most ``rate`` sends a second for one (platform, workspace), and a pause after a 429.
 
     Pacing below the platform's limit is what keeps a large fan-out near the floor the limit
     allows: hitting 429s costs a Retry-After each time.
@@ -49,21 +51,27 @@ class RateLimiter:
     def __init__(self, rate: float, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
         self._interval = 1.0 / rate if rate > 0 else 0.0
         self._next = 0.0
-        self._lock = asyncio.Lock()
+        self._paused_until = 0.0
         self._sleep = sleep
 
     async def wait(self) -> None:
-        async with self._lock:
-            loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
+        while True:
+            # Taking the slot and moving ``_next`` on happen without a yield in between, so
+            # concurrent waiters get distinct slots without a lock.
             now = loop.time()
             start = max(now, self._next)
             self._next = start + self._interval
-        if start > now:
-            await self._sleep(start - now)
+            if start > now:
+                await self._sleep(start - now)
+            if loop.time() >= self._paused_until:
+                return
+            # A 429 came while this send waited for its slot: queue again behind the pause.
 
     def pause(self, seconds: float) -> None:
         now = asyncio.get_running_loop().time()
-        self._next = max(self._next, now + seconds)
+        self._paused_until = max(self._paused_until, now + seconds)
+        self._next = max(self._next, self._paused_until)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +83,14 @@ class Renderers:
 
 
 class Outbox:
+    """Claims due messages, workspaces taking turns, and sends them paced per workspace.
+
+    Each (platform, workspace) has its own pace and its own pause after a 429, and its own
+    window of claimed messages, so a large fan-out in one workspace neither delays nor
+    crowds out a small one in another. A send waits for its workspace's pace *before* it
+    takes one of the ``concurrency`` shared slots, so a paced or paused workspace holds none.
+    """
+
     def __init__(
         self,
         *,
@@ -85,6 +101,7 @@ class Outbox:
         concurrency: int = 8,
         rate: float = 0.0,
         lease: timedelta = LEASE,
+        tick_seconds: float = 1.0,
     ) -> None:
         self._store = store
         self._ports = ports
@@ -92,17 +109,26 @@ class Outbox:
         self._renderers = renderers
         self._concurrency = concurrency
         self._rate = rate
+        # Messages one workspace may have claimed at once: enough for the sends in flight
+        # and for half a second of its pace, so refills come in batches, not one by one.
+        self._window = max(concurrency * 4, 16, math.ceil(rate / 2))
         # How long a claim may last before another worker assumes its holder died.
         self._lease = lease
-        self._limiters: dict[str, RateLimiter] = {}
+        # While sending, look for newly due messages at least this often (retries coming
+        # due, messages queued by another process).
+        self._tick = tick_seconds
+        self._limiters: dict[tuple[str, int], RateLimiter] = {}
         self.worker = f"w-{uuid.uuid4().hex[:12]}"
         self._wake = asyncio.Event()
         self._reports: dict[int, ReportView | None] = {}
         self._workspaces: dict[int, WorkspaceInfo] = {}
+        self._news: asyncio.Queue[OutboxItem | None] | None = None
 
     def wake(self) -> None:
         """New messages were queued: do not wait for the next poll interval."""
         self._wake.set()
+        if self._news is not None:  # a drain is sending: it claims them at once
+            self._news.put_nowait(None)
 
     async def run(self, *, idle_seconds: float = 1.0) -> None:
         """Deliver forever (until cancelled)."""
@@ -127,61 +153,87 @@ class Outbox:
     async def drain_once(self, batch: int = 5000) -> int:
         """Send what is due, claiming more as sends finish, until nothing is due.
 
-        Claims are refilled whenever half the window is free, so one slow send never holds
-        back the next batch (a claim-then-wait-for-all loop idles at every batch's tail)."""
-        window = max(self._concurrency * 4, 16)
+        A workspace's window is refilled once half of it is free (a claim-then-wait-for-all
+        loop idles at every batch's tail; a claim per finished send costs a query each)."""
+        window = _Window(self._window)
         gate = asyncio.Semaphore(self._concurrency)
-        running: set[asyncio.Task[None]] = set()
         handled = 0
         self._reports.clear()
         self._workspaces.clear()
-
-        async def handle(item: OutboxItem, uncertain: bool) -> None:
-            async with gate:
-                await self._handle(item, uncertain=uncertain)
-
-        in_flight: dict[asyncio.Task[None], int] = {}
-        heartbeat = asyncio.ensure_future(self._renew_while(in_flight))
+        # Finished sends report here, and so do wake() and the tick (None: look for more).
+        news: asyncio.Queue[OutboxItem | None] = asyncio.Queue()
+        self._news = news
+        helpers = [
+            asyncio.ensure_future(self._renew_while(window)),
+            asyncio.ensure_future(self._tick_while(news)),
+        ]
         try:
+            claim_now = True
             while True:
-                room = min(window - len(running), batch - handled)
-                if room >= window // 2 or not running:
-                    claimed = await self._claim(room) if room > 0 else []
-                    handled += len(claimed)
-                    for item, uncertain in claimed:
-                        task = asyncio.ensure_future(handle(item, uncertain))
-                        running.add(task)
-                        in_flight[task] = item.id
-                if not running:
+                if claim_now and handled < batch:
+                    handled += await self._refill(window, news, gate, batch - handled)
+                if not window.running:
                     return handled
-                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    in_flight.pop(task, None)
+                first = await news.get()
+                finished = [first, *(news.get_nowait() for _ in range(news.qsize()))]
+                claim_now = window.finished(finished) or None in finished
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            self._news = None
+            for helper in helpers:
+                helper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await helper
 
-    async def _renew_while(self, in_flight: Mapping[asyncio.Task[None], int]) -> None:
+    async def _refill(
+        self,
+        window: _Window,
+        news: asyncio.Queue[OutboxItem | None],
+        gate: asyncio.Semaphore,
+        limit: int,
+    ) -> int:
+        claimed = await self._claim(limit, per_workspace=window.refill, skip=window.full())
+        window.claimed([item for item, _ in claimed])
+        for item, uncertain in claimed:
+            window.start(item)
+            task = asyncio.ensure_future(self._handle(item, uncertain, gate))
+            task.add_done_callback(lambda _, item=item: news.put_nowait(item))  # type: ignore[misc]
+        return len(claimed)
+
+    async def _tick_while(self, news: asyncio.Queue[OutboxItem | None]) -> None:
+        """Look for newly due messages now and then: retries coming due, messages queued by
+        another process."""
+        while True:
+            await asyncio.sleep(self._tick)
+            news.put_nowait(None)
+
+    async def _renew_while(self, window: _Window) -> None:
         """Keep this worker's claims fresh, so nobody mistakes a slow send for a dead one."""
         while True:
             await asyncio.sleep(self._lease.total_seconds() / 3)
             try:
                 await self._store.renew_claims(
-                    list(in_flight.values()), worker=self.worker, at=self._clock()
+                    window.item_ids(), worker=self.worker, at=self._clock()
                 )
             except Exception:
                 log.exception("renewing outbox claims failed")
 
-    async def _claim(self, limit: int) -> list[tuple[OutboxItem, bool]]:
+    async def _claim(
+        self, limit: int, *, per_workspace: int, skip: Collection[int]
+    ) -> list[tuple[OutboxItem, bool]]:
         now = self._clock()
         stale = await self._store.reclaim_stale(
             now, lease=self._lease, worker=self.worker, limit=limit
         )
-        fresh = await self._store.claim_outbox(now, worker=self.worker, limit=limit - len(stale))
+        fresh = await self._store.claim_outbox(
+            now,
+            worker=self.worker,
+            limit=limit - len(stale),
+            per_workspace=per_workspace,
+            skip=skip,
+        )
         return [(item, True) for item in stale] + [(item, False) for item in fresh]
 
-    async def _handle(self, item: OutboxItem, *, uncertain: bool) -> None:
+    async def _handle(self, item: OutboxItem, uncertain: bool, gate: asyncio.Semaphore) -> None:
         try:
             workspace = await self._workspace(item.workspace_id)
             port = self._ports.get(workspace.ref.platform)
@@ -189,7 +241,7 @@ class Outbox:
                 raise DeliveryError(
                     f"no {workspace.ref.platform} adapter running", retryable=True, retry_after=30
                 )
-            message = await self._deliver(item, workspace, port, uncertain=uncertain)
+            message = await self._deliver(item, workspace, port, uncertain=uncertain, gate=gate)
         except DeliveryError as exc:
             await self._failed(item, exc)
             return
@@ -220,26 +272,34 @@ class Outbox:
         return known
 
     async def _deliver(
-        self, item: OutboxItem, workspace: WorkspaceInfo, port: ChatPort, *, uncertain: bool
+        self,
+        item: OutboxItem,
+        workspace: WorkspaceInfo,
+        port: ChatPort,
+        *,
+        uncertain: bool,
+        gate: asyncio.Semaphore,
     ) -> MessageRef | None:
         conversation = await self._conversation(item, workspace, port)
         if uncertain and isinstance(port, ConfirmsDelivery):
             # The last worker died mid-send: did it get through before it died?
-            found = await port.find_delivered(conversation, item.dedupe_key)
+            async with gate:
+                found = await port.find_delivered(conversation, item.dedupe_key)
             if found is not None:
                 return found
-        limiter = self._limiter(port.platform)
+        limiter = self._limiter(port.platform, workspace.id)
         try:
-            return await self._send(item, workspace, port, conversation, limiter)
+            return await self._send(item, workspace, port, conversation, _Turn(limiter, gate))
         except DeliveryError as exc:
             if exc.retry_after:
                 limiter.pause(exc.retry_after)
             raise
 
-    def _limiter(self, platform: str) -> RateLimiter:
-        if platform not in self._limiters:
-            self._limiters[platform] = RateLimiter(self._rate)
-        return self._limiters[platform]
+    def _limiter(self, platform: str, workspace_id: int) -> RateLimiter:
+        key = (platform, workspace_id)
+        if key not in self._limiters:
+            self._limiters[key] = RateLimiter(self._rate)
+        return self._limiters[key]
 
     async def _conversation(
         self, item: OutboxItem, workspace: WorkspaceInfo, port: ChatPort
@@ -255,27 +315,27 @@ class Outbox:
         workspace: WorkspaceInfo,
         port: ChatPort,
         conversation: ConversationRef,
-        limiter: RateLimiter,
+        turn: _Turn,
     ) -> MessageRef | None:
         key = item.dedupe_key
-        # Each branch renders first and takes its pacing slot last, right before the post,
-        # so posts leave evenly spaced however long rendering took.
+        # Each branch renders first and takes its turn last, right before the post, so posts
+        # leave evenly spaced however long rendering took.
         if item.kind is OutboxKind.TEXT:
-            await limiter.wait()
-            return await port.post_text(conversation, str(item.payload["text"]), key=key)
+            async with turn:
+                return await port.post_text(conversation, str(item.payload["text"]), key=key)
         if item.kind is OutboxKind.POLL:
             poll = await self._renderers.poll(
                 workspace, int(item.payload["round_id"]), int(item.payload["person_id"])
             )
             if poll is None:
                 raise DeliveryError("the round or person no longer exists", retryable=False)
-            await limiter.wait()
-            return await port.send_poll(conversation, poll, key=key)
+            async with turn:
+                return await port.send_poll(conversation, poll, key=key)
         report = await self._report(workspace, int(item.payload["round_id"]))
         if report is None:
             raise DeliveryError("the round no longer exists", retryable=False)
-        await limiter.wait()
-        return await port.post_report(conversation, report, key=key)
+        async with turn:
+            return await port.post_report(conversation, report, key=key)
 
     async def _report(self, workspace: WorkspaceInfo, round_id: int) -> ReportView | None:
         # A round's report goes to several channels in one batch: build it once.
@@ -300,3 +360,61 @@ def _poll_of(item: OutboxItem) -> tuple[int, int] | None:
     if item.kind is not OutboxKind.POLL:
         return None
     return int(item.payload["round_id"]), int(item.payload["person_id"])
+
+
+class _Turn:
+    """A send's turn: its workspace's pace first, then one of the shared slots for the call.
+
+    Waiting for the pace outside the shared slots is what lets another workspace's sends go
+    while this one's are spaced out or paused after a 429."""
+
+    def __init__(self, limiter: RateLimiter, gate: asyncio.Semaphore) -> None:
+        self._limiter = limiter
+        self._gate = gate
+
+    async def __aenter__(self) -> None:
+        await self._limiter.wait()
+        await self._gate.acquire()
+
+    async def __aexit__(self, *_: object) -> None:
+        self._gate.release()
+
+
+class _Window:
+    """The messages one drain has claimed and is sending, counted per workspace."""
+
+    def __init__(self, size: int) -> None:
+        self._half = size // 2
+        # A refill tops a workspace up from at most half full to at most ``size``.
+        self.refill = size - self._half
+        self.running: dict[int, OutboxItem] = {}
+        self._per_workspace: collections.Counter[int] = collections.Counter()
+        # Workspaces whose last claim was cut short by ``refill``: they may have more due.
+        self._more: set[int] = set()
+
+    def full(self) -> set[int]:
+        """Workspaces not to claim for now: more than half their window is in flight."""
+        return {ws for ws, count in self._per_workspace.items() if count > self._half}
+
+    def claimed(self, items: list[OutboxItem]) -> None:
+        got = collections.Counter(item.workspace_id for item in items)
+        skipped = self.full()
+        self._more = (self._more & skipped) | {ws for ws, n in got.items() if n >= self.refill}
+
+    def start(self, item: OutboxItem) -> None:
+        self.running[item.id] = item
+        self._per_workspace[item.workspace_id] += 1
+
+    def finished(self, items: list[OutboxItem | None]) -> bool:
+        """Forget finished sends; True when a workspace with more due has room again."""
+        for item in items:
+            if item is None:
+                continue
+            del self.running[item.id]
+            self._per_workspace[item.workspace_id] -= 1
+            if not self._per_workspace[item.workspace_id]:
+                del self._per_workspace[item.workspace_id]
+        return any(self._per_workspace[ws] <= self._half for ws in self._more)
+
+    def item_ids(self) -> list[int]:
+        return list(self.running)
