@@ -88,8 +88,7 @@ class Outbox:
     Each (platform, workspace) has its own pace and its own pause after a 429, and its own
     window of claimed messages, so a large fan-out in one workspace neither delays nor
     crowds out a small one in another. A send waits for its workspace's pace *before* it
-    takes one of the ``concurrency`` shared slots, so a paced or paused workspace holds none.
-    """
+    takes one of its workspace's ``concurrency`` slots for the call (see _Lane)."""
 
     def __init__(
         self,
@@ -117,7 +116,7 @@ class Outbox:
         # While sending, look for newly due messages at least this often (retries coming
         # due, messages queued by another process).
         self._tick = tick_seconds
-        self._limiters: dict[tuple[str, int], RateLimiter] = {}
+        self._lanes: dict[tuple[str, int], _Lane] = {}
         self.worker = f"w-{uuid.uuid4().hex[:12]}"
         self._wake = asyncio.Event()
         self._reports: dict[int, ReportView | None] = {}
@@ -156,7 +155,6 @@ class Outbox:
         A workspace's window is refilled once half of it is free (a claim-then-wait-for-all
         loop idles at every batch's tail; a claim per finished send costs a query each)."""
         window = _Window(self._window)
-        gate = asyncio.Semaphore(self._concurrency)
         handled = 0
         self._reports.clear()
         self._workspaces.clear()
@@ -171,7 +169,7 @@ class Outbox:
             claim_now = True
             while True:
                 if claim_now and handled < batch:
-                    handled += await self._refill(window, news, gate, batch - handled)
+                    handled += await self._refill(window, news, batch - handled)
                 if not window.running:
                     return handled
                 first = await news.get()
@@ -188,14 +186,13 @@ class Outbox:
         self,
         window: _Window,
         news: asyncio.Queue[OutboxItem | None],
-        gate: asyncio.Semaphore,
         limit: int,
     ) -> int:
         claimed = await self._claim(limit, per_workspace=window.refill, skip=window.full())
         window.claimed([item for item, _ in claimed])
         for item, uncertain in claimed:
             window.start(item)
-            task = asyncio.ensure_future(self._handle(item, uncertain, gate))
+            task = asyncio.ensure_future(self._handle(item, uncertain=uncertain))
             task.add_done_callback(lambda _, item=item: news.put_nowait(item))  # type: ignore[misc]
         return len(claimed)
 
@@ -233,7 +230,7 @@ class Outbox:
         )
         return [(item, True) for item in stale] + [(item, False) for item in fresh]
 
-    async def _handle(self, item: OutboxItem, uncertain: bool, gate: asyncio.Semaphore) -> None:
+    async def _handle(self, item: OutboxItem, *, uncertain: bool) -> None:
         try:
             workspace = await self._workspace(item.workspace_id)
             port = self._ports.get(workspace.ref.platform)
@@ -241,7 +238,7 @@ class Outbox:
                 raise DeliveryError(
                     f"no {workspace.ref.platform} adapter running", retryable=True, retry_after=30
                 )
-            message = await self._deliver(item, workspace, port, uncertain=uncertain, gate=gate)
+            message = await self._deliver(item, workspace, port, uncertain=uncertain)
         except DeliveryError as exc:
             await self._failed(item, exc)
             return
@@ -278,28 +275,27 @@ class Outbox:
         port: ChatPort,
         *,
         uncertain: bool,
-        gate: asyncio.Semaphore,
     ) -> MessageRef | None:
         conversation = await self._conversation(item, workspace, port)
+        lane = self._lane(port.platform, workspace.id)
         if uncertain and isinstance(port, ConfirmsDelivery):
             # The last worker died mid-send: did it get through before it died?
-            async with gate:
+            async with lane.gate:
                 found = await port.find_delivered(conversation, item.dedupe_key)
             if found is not None:
                 return found
-        limiter = self._limiter(port.platform, workspace.id)
         try:
-            return await self._send(item, workspace, port, conversation, _Turn(limiter, gate))
+            return await self._send(item, workspace, port, conversation, lane)
         except DeliveryError as exc:
             if exc.retry_after:
-                limiter.pause(exc.retry_after)
+                lane.limiter.pause(exc.retry_after)
             raise
 
-    def _limiter(self, platform: str, workspace_id: int) -> RateLimiter:
+    def _lane(self, platform: str, workspace_id: int) -> _Lane:
         key = (platform, workspace_id)
-        if key not in self._limiters:
-            self._limiters[key] = RateLimiter(self._rate)
-        return self._limiters[key]
+        if key not in self._lanes:
+            self._lanes[key] = _Lane(RateLimiter(self._rate), asyncio.Semaphore(self._concurrency))
+        return self._lanes[key]
 
     async def _conversation(
         self, item: OutboxItem, workspace: WorkspaceInfo, port: ChatPort
@@ -315,13 +311,13 @@ class Outbox:
         workspace: WorkspaceInfo,
         port: ChatPort,
         conversation: ConversationRef,
-        turn: _Turn,
+        lane: _Lane,
     ) -> MessageRef | None:
         key = item.dedupe_key
         # Each branch renders first and takes its turn last, right before the post, so posts
         # leave evenly spaced however long rendering took.
         if item.kind is OutboxKind.TEXT:
-            async with turn:
+            async with lane:
                 return await port.post_text(conversation, str(item.payload["text"]), key=key)
         if item.kind is OutboxKind.POLL:
             poll = await self._renderers.poll(
@@ -329,12 +325,12 @@ class Outbox:
             )
             if poll is None:
                 raise DeliveryError("the round or person no longer exists", retryable=False)
-            async with turn:
+            async with lane:
                 return await port.send_poll(conversation, poll, key=key)
         report = await self._report(workspace, int(item.payload["round_id"]))
         if report is None:
             raise DeliveryError("the round no longer exists", retryable=False)
-        async with turn:
+        async with lane:
             return await port.post_report(conversation, report, key=key)
 
     async def _report(self, workspace: WorkspaceInfo, round_id: int) -> ReportView | None:
@@ -362,22 +358,25 @@ def _poll_of(item: OutboxItem) -> tuple[int, int] | None:
     return int(item.payload["round_id"]), int(item.payload["person_id"])
 
 
-class _Turn:
-    """A send's turn: its workspace's pace first, then one of the shared slots for the call.
+class _Lane:
+    """One (platform, workspace)'s own pace and its own sends in flight.
 
-    Waiting for the pace outside the shared slots is what lets another workspace's sends go
-    while this one's are spaced out or paused after a 429."""
+    Nothing is shared between workspaces: a send waits for its workspace's pace, then for
+    one of its workspace's ``concurrency`` slots. A workspace whose sends are paced, paused
+    after a 429, or stuck in the platform SDK's own wait for a Retry-After thus holds up no
+    other workspace."""
 
     def __init__(self, limiter: RateLimiter, gate: asyncio.Semaphore) -> None:
-        self._limiter = limiter
-        self._gate = gate
+        self.limiter = limiter
+        self.gate = gate
 
     async def __aenter__(self) -> None:
-        await self._limiter.wait()
-        await self._gate.acquire()
+        # The pace first: a send waiting for its slot in time holds no slot for a call.
+        await self.limiter.wait()
+        await self.gate.acquire()
 
     async def __aexit__(self, *_: object) -> None:
-        self._gate.release()
+        self.gate.release()
 
 
 class _Window:

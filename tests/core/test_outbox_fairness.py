@@ -141,6 +141,7 @@ class FakePlatform:
         self.delivered: dict[str, list[float]] = {}  # workspace -> when each post started
         self.throttle_next: dict[str, float] = {}  # workspace -> Retry-After of its next post
         self.throttled: dict[str, float] = {}  # workspace -> when it answered the 429
+        self.slow: dict[str, float] = {}  # workspace -> seconds each of its posts takes
 
     async def open_dm(self, user: UserRef) -> ConversationRef:
         return ConversationRef(user.workspace, f"D{user.user_id}", ConversationKind.DM)
@@ -149,8 +150,8 @@ class FakePlatform:
         self, conversation: ConversationRef, text: str, *, key: Any = None
     ) -> MessageRef:
         started = _now()
-        await asyncio.sleep(LATENCY)
         workspace = conversation.workspace.external_id
+        await asyncio.sleep(self.slow.get(workspace, LATENCY))
         retry_after = self.throttle_next.pop(workspace, None)
         if retry_after is not None:
             self.throttled[workspace] = _now()
@@ -218,3 +219,19 @@ def test_a_429_in_one_workspace_pauses_only_that_workspace() -> None:
     assert not [t for t in large if throttled < t < throttled + 30.0]
     assert len(large) == 100
     assert sorted(store.sent) == list(range(1, 121))
+
+
+def test_a_workspace_whose_sends_hang_holds_up_no_other() -> None:
+    # Like the Slack SDK waiting out a Retry-After inside the call: the outbox cannot see
+    # why, only that every send to T1 takes 30 s. T1 fills all its slots; T2 has its own.
+    store, platform = FakeStore(), FakePlatform()
+    store.queue(1, 100)
+    store.queue(2, 20)
+    platform.slow["T1"] = 30.0
+
+    async def main() -> None:
+        assert await _outbox(store, platform).drain() == 120
+
+    _run(main())
+    assert max(platform.delivered["T2"]) < 20 / RATE
+    assert len(platform.delivered["T1"]) == 100
