@@ -35,6 +35,7 @@ from bot.model.records import (
     RoundInfo,
     RoundState,
     ScheduleInfo,
+    SentMessage,
     StudyInfo,
     TeamInfo,
     WorkspaceInfo,
@@ -950,14 +951,38 @@ class SqlStore:
         poll_of: tuple[int, int] | None = None,
     ) -> None:
         """Mark a message sent; for a poll, also record where it went (same transaction)."""
-        where = {"to_conversation": conversation_id, "to_message": message_id}
+        await self.outbox_sent_many(
+            [SentMessage(item_id, conversation_id, message_id, at, poll_of)]
+        )
+
+    async def outbox_sent_many(self, sent: Sequence[SentMessage]) -> None:
+        """Mark many messages sent in one transaction, two executemany statements in all: a
+        fan-out marks its polls in batches, not with a commit per message."""
+        if not sent:
+            return
+        polls = [
+            {
+                "to_conversation": s.conversation_id,
+                "to_message": s.message_id,
+                "of_round": s.poll_of[0],
+                "of_person": s.poll_of[1],
+            }
+            for s in sent
+            if s.poll_of is not None
+        ]
+        rows = [
+            {
+                "to_conversation": s.conversation_id,
+                "to_message": s.message_id,
+                "item_id": s.item_id,
+                "sent": s.at,
+            }
+            for s in sent
+        ]
         async with self._engine.begin() as connection:
-            if poll_of is not None:
-                round_id, person_id = poll_of
-                await connection.execute(
-                    hot.POLL_DELIVERED_TO, {**where, "of_round": round_id, "of_person": person_id}
-                )
-            await connection.execute(hot.OUTBOX_SENT, {**where, "item_id": item_id, "sent": at})
+            if polls:
+                await connection.execute(hot.POLL_DELIVERED_TO, polls)
+            await connection.execute(hot.OUTBOX_SENT, rows)
 
     async def outbox_retry(self, item_id: int, *, not_before: datetime, error: str) -> None:
         async with self._tx() as session:

@@ -25,6 +25,7 @@ from bot.model.records import (
     RoundInfo,
     RoundState,
     ScheduleInfo,
+    SentMessage,
     StudyInfo,
     TeamInfo,
     WorkspaceInfo,
@@ -279,6 +280,10 @@ class Store(Protocol):
         poll_of: tuple[int, int] | None = None,
     ) -> None:
         """Mark a message sent; for a poll, also record where it went (same transaction)."""
+        ...
+
+    async def outbox_sent_many(self, sent: Sequence[SentMessage]) -> None:
+        """Mark many messages sent in one transaction (see outbox_sent)."""
         ...
 
     async def outbox_retry(self, item_id: int, *, not_before: datetime, error: str) -> None: ...

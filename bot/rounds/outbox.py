@@ -22,7 +22,7 @@ from typing import Protocol, runtime_checkable
 
 from bot.model.domain import ConversationKind, ConversationRef, MessageRef, UserRef
 from bot.model.ports import ChatPort, DeliveryError
-from bot.model.records import OutboxItem, OutboxKind, WorkspaceInfo
+from bot.model.records import OutboxItem, OutboxKind, SentMessage, WorkspaceInfo
 from bot.model.store import Store
 from bot.model.views import PollView, ReportView
 
@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=30)
 MAX_ATTEMPTS = 8
+# Sent messages are marked in one transaction per this many seconds, not one per message;
+# one sent but not yet marked when the process dies is one the platform is asked about.
+MARK_EVERY_SECONDS = 0.1
 
 
 @runtime_checkable
@@ -87,8 +90,7 @@ class Outbox:
 
     Each (platform, workspace) has its own pace and its own pause after a 429, and its own
     window of claimed messages, so a large fan-out in one workspace neither delays nor
-    crowds out a small one in another. A send waits for its workspace's pace *before* it
-    takes one of its workspace's ``concurrency`` slots for the call (see _Lane)."""
+    crowds out a small one in another: workspaces share no send slot and no pace (_Lane)."""
 
     def __init__(
         self,
@@ -161,6 +163,8 @@ class Outbox:
         # Finished sends report here, and so do wake() and the tick (None: look for more).
         news: asyncio.Queue[OutboxItem | None] = asyncio.Queue()
         self._news = news
+        marks = _Marks()
+        marker = asyncio.ensure_future(self._mark_while(marks))
         helpers = [
             asyncio.ensure_future(self._renew_while(window)),
             asyncio.ensure_future(self._tick_while(news)),
@@ -169,7 +173,7 @@ class Outbox:
             claim_now = True
             while True:
                 if claim_now and handled < batch:
-                    handled += await self._refill(window, news, batch - handled)
+                    handled += await self._refill(window, news, marks, batch - handled)
                 if not window.running:
                     return handled
                 first = await news.get()
@@ -181,20 +185,40 @@ class Outbox:
                 helper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await helper
+            # Not cancelled: a mark cut off mid-write would leave sent messages unmarked.
+            marks.close()
+            await marker
 
     async def _refill(
         self,
         window: _Window,
         news: asyncio.Queue[OutboxItem | None],
+        marks: _Marks,
         limit: int,
     ) -> int:
         claimed = await self._claim(limit, per_workspace=window.refill, skip=window.full())
         window.claimed([item for item, _ in claimed])
         for item, uncertain in claimed:
             window.start(item)
-            task = asyncio.ensure_future(self._handle(item, uncertain=uncertain))
+            task = asyncio.ensure_future(self._handle(item, marks, uncertain=uncertain))
             task.add_done_callback(lambda _, item=item: news.put_nowait(item))  # type: ignore[misc]
         return len(claimed)
+
+    async def _mark_while(self, marks: _Marks) -> None:
+        """Mark sent messages in batches until the drain ends and every mark is written."""
+        while True:
+            await marks.ready()
+            if not marks.closed:
+                await asyncio.sleep(MARK_EVERY_SECONDS)  # let more sends finish first
+            batch = marks.take()
+            try:
+                await self._store.outbox_sent_many(batch)
+            except Exception:
+                # Sent but not marked: the claims lapse and whoever reclaims them asks the
+                # platform whether they arrived before sending again (see _deliver).
+                log.exception("%d outbox messages were sent but could not be marked", len(batch))
+            if marks.closed and not marks.pending:
+                return
 
     async def _tick_while(self, news: asyncio.Queue[OutboxItem | None]) -> None:
         """Look for newly due messages now and then: retries coming due, messages queued by
@@ -230,7 +254,7 @@ class Outbox:
         )
         return [(item, True) for item in stale] + [(item, False) for item in fresh]
 
-    async def _handle(self, item: OutboxItem, *, uncertain: bool) -> None:
+    async def _handle(self, item: OutboxItem, marks: _Marks, *, uncertain: bool) -> None:
         try:
             workspace = await self._workspace(item.workspace_id)
             port = self._ports.get(workspace.ref.platform)
@@ -246,20 +270,16 @@ class Outbox:
             log.exception("outbox message %s failed", item.id)
             await self._failed(item, DeliveryError(str(exc), retryable=False))
             return
-        if message is None:
-            return
-        try:
-            await self._store.outbox_sent(
-                item.id,
-                conversation_id=message.conversation.conversation_id,
-                message_id=message.message_id,
-                at=self._clock(),
-                poll_of=_poll_of(item),
+        if message is not None:
+            marks.add(
+                SentMessage(
+                    item.id,
+                    message.conversation.conversation_id,
+                    message.message_id,
+                    self._clock(),
+                    _poll_of(item),
+                )
             )
-        except Exception:
-            # Sent but not marked: the claim lapses and whoever reclaims it asks the platform
-            # whether it arrived before sending again (see _deliver).
-            log.exception("outbox message %s was sent but could not be marked", item.id)
 
     async def _workspace(self, workspace_id: int) -> WorkspaceInfo:
         # A fan-out names one workspace thousands of times: read it once per drain.
@@ -361,22 +381,52 @@ def _poll_of(item: OutboxItem) -> tuple[int, int] | None:
 class _Lane:
     """One (platform, workspace)'s own pace and its own sends in flight.
 
-    Nothing is shared between workspaces: a send waits for its workspace's pace, then for
-    one of its workspace's ``concurrency`` slots. A workspace whose sends are paced, paused
-    after a 429, or stuck in the platform SDK's own wait for a Retry-After thus holds up no
-    other workspace."""
+    Nothing is shared between workspaces: a send takes one of its workspace's
+    ``concurrency`` slots, then waits for its workspace's pace. A workspace whose sends are
+    paced, paused after a 429, or stuck in the platform SDK's own wait for a Retry-After
+    thus holds up no other workspace."""
 
     def __init__(self, limiter: RateLimiter, gate: asyncio.Semaphore) -> None:
         self.limiter = limiter
         self.gate = gate
 
     async def __aenter__(self) -> None:
-        # The pace first: a send waiting for its slot in time holds no slot for a call.
-        await self.limiter.wait()
+        # The slot first, then the pace: a send that waited for a slot takes a fresh time
+        # slot, so sends held up behind slow calls do not all leave at once and trip a 429.
         await self.gate.acquire()
+        try:
+            await self.limiter.wait()
+        except BaseException:
+            self.gate.release()
+            raise
 
     async def __aexit__(self, *_: object) -> None:
         self.gate.release()
+
+
+class _Marks:
+    """Sent messages waiting for their mark, which _mark_while writes in batches."""
+
+    def __init__(self) -> None:
+        self.pending: list[SentMessage] = []
+        self.closed = False
+        self._ready = asyncio.Event()
+
+    def add(self, sent: SentMessage) -> None:
+        self.pending.append(sent)
+        self._ready.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._ready.set()
+
+    async def ready(self) -> None:
+        await self._ready.wait()
+
+    def take(self) -> list[SentMessage]:
+        batch, self.pending = self.pending, []
+        self._ready.clear()
+        return batch
 
 
 class _Window:
