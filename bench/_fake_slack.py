@@ -20,6 +20,13 @@ For bench/fanout.py:
 * ``GET /responses/{key}`` is what the server posted to a slash command's ``response_url``
   (``{api_url without /api/}/response/{key}``), each body with the wall time ``at`` it came.
 
+Several workspaces (``bench/fanout.py --workspaces``): ``--team T:C:N`` (repeatable) adds a
+workspace ``T`` with bot token ``xoxb-T`` (``auth.test`` answers its team id) and N people of
+its own in channel C. ``--post-rate`` then limits each token on its own, as Slack limits each
+app per workspace. ``--pause-team T --pause-after K --pause-seconds S``: once K polls reached
+T, T's posts are answered 429 for S seconds (Retry-After: what is left of them). ``/fanout``
+then also gives, per team, its first deliveries, 429s and lost members.
+
 Times are ``time.time()`` wall-clock seconds, comparable with the benchmark's own clock.
 """
 
@@ -29,6 +36,7 @@ import argparse
 import asyncio
 import collections
 import json
+import math
 import os
 import signal
 import time
@@ -55,16 +63,58 @@ class RecordingSlackApi(FakeSlackApi):
     poll_count: collections.Counter[str] = field(default_factory=collections.Counter)
     poll_posts: int = 0
     responded_at: dict[str, list[float]] = field(default_factory=dict)  # response_url key
+    team_of_token: dict[str, str] = field(default_factory=dict)  # several workspaces' mode
+    team_channel: dict[str, str] = field(default_factory=dict)
+    team_posts: dict[str, list[float]] = field(default_factory=dict)  # token -> post times
+    team_first: dict[str, list[float]] = field(default_factory=dict)  # team -> first deliveries
+    team_throttled: dict[str, list[float]] = field(default_factory=dict)
+    pause_team: str | None = None
+    pause_after: int = 0
+    pause_seconds: float = 0.0
+    paused_from: float | None = None
 
     async def _api(self, request: web.Request) -> web.Response:
         now = time.time()
         method = request.match_info["method"]
         self.first_at.setdefault(method, now)
         self.last_at[method] = now
+        team = self.team_of_token.get(
+            request.headers.get("Authorization", "").removeprefix("Bearer ").strip(), ""
+        )
+        if method == "chat.postMessage" and team:
+            wait = self._team_refuses(team, now)
+            if wait is not None:
+                self.throttled_at.append(now)
+                self.team_throttled.setdefault(team, []).append(now)
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited"},
+                    status=429,
+                    headers={"Retry-After": str(max(1, math.ceil(wait)))},
+                )
         response = await super()._api(request)
         if method == "chat.postMessage" and response.status == 429:
             self.throttled_at.append(now)
         return response
+
+    def _team_refuses(self, team: str, now: float) -> float | None:
+        """Seconds to wait when one workspace's post is over its own limit (or in its pause)."""
+        if self.paused_from is not None and team == self.pause_team:
+            left = self.paused_from + self.pause_seconds - now
+            if left > 0:
+                return left
+        if self.post_rate is None:
+            return None
+        recent = [t for t in self.team_posts.get(team, []) if now - t < 1.0]
+        self.team_posts[team] = recent
+        if len(recent) >= self.post_rate:
+            return 1.0
+        recent.append(now)
+        return None
+
+    def _m_auth_test(self, call: Call) -> dict[str, Any]:
+        answer = super()._m_auth_test(call)
+        team = self.team_of_token.get(call.token)
+        return {**answer, "team_id": team} if team else answer
 
     async def _response(self, request: web.Request) -> web.Response:
         self.responded_at.setdefault(request.match_info["key"], []).append(time.time())
@@ -77,8 +127,18 @@ class RecordingSlackApi(FakeSlackApi):
         if key.startswith(POLL_PREFIX):
             self.poll_posts += 1
             self.poll_count[key] += 1
-            self.poll_first.setdefault(key, time.time())
+            if key not in self.poll_first:
+                self.poll_first[key] = time.time()
+                self._team_delivered(self.team_of_token.get(call.token), self.poll_first[key])
         return answer
+
+    def _team_delivered(self, team: str | None, at: float) -> None:
+        if team is None:
+            return
+        firsts = self.team_first.setdefault(team, [])
+        firsts.append(at)
+        if team == self.pause_team and len(firsts) == self.pause_after:
+            self.paused_from = at
 
     def lost(self, channel: str) -> list[str]:
         """Members of ``channel`` whose DM (D + id, as conversations.open answers) has no poll."""
@@ -94,6 +154,19 @@ def _key(message: dict[str, Any]) -> str:
     return str(((message.get("metadata") or {}).get("event_payload") or {}).get("key", ""))
 
 
+def add_team(fake: RecordingSlackApi, number: int, spec: str) -> None:
+    """Workspace TEAM:CHANNEL:MEMBERS: token xoxb-TEAM, people U<number><n> in CHANNEL."""
+    team, channel, members = spec.split(":")
+    token = f"xoxb-{team}"
+    fake.tokens.add(token)
+    fake.team_of_token[token] = team
+    fake.team_channel[team] = channel
+    people = [f"U{number}{n:06d}" for n in range(int(members))]
+    for person in people:
+        fake.add_user(person, name=f"Person {person}")
+    fake.channel_members[channel] = people
+
+
 async def serve(args: argparse.Namespace) -> None:
     from tests.delivery.harness import populate
 
@@ -102,6 +175,10 @@ async def serve(args: argparse.Namespace) -> None:
         fake.add_user(user, name=user.lower(), is_admin=True)
     if args.members:
         populate(fake, args.channel, args.members)
+    for number, spec in enumerate(args.team, start=1):
+        add_team(fake, number, spec)
+    fake.pause_team, fake.pause_after = args.pause_team, args.pause_after
+    fake.pause_seconds = args.pause_seconds
 
     async def stats(_request: web.Request) -> web.Response:
         counts = collections.Counter(call.method for call in fake.calls)
@@ -139,6 +216,20 @@ async def serve(args: argparse.Namespace) -> None:
             }
         )
 
+    async def teams(_request: web.Request) -> web.Response:
+        lost = {team: len(fake.lost(channel)) for team, channel in fake.team_channel.items()}
+        return web.json_response(
+            {
+                team: {
+                    "first_delivery_at": sorted(fake.team_first.get(team, [])),
+                    "throttled_at": fake.team_throttled.get(team, []),
+                    "lost": lost[team],
+                }
+                for team in fake.team_channel
+            }
+            | {"paused_from": fake.paused_from}
+        )
+
     async def responses(request: web.Request) -> web.Response:
         key = request.match_info["key"]
         bodies = fake.responses.get(key, [])
@@ -153,6 +244,7 @@ async def serve(args: argparse.Namespace) -> None:
     app.router.add_get("/stats", stats)
     app.router.add_get("/deliveries", deliveries)
     app.router.add_get("/fanout", fanout)
+    app.router.add_get("/teams", teams)
     app.router.add_get("/responses/{key}", responses)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -187,6 +279,12 @@ def main() -> None:
     )
     parser.add_argument("--members", type=int, default=0, help="people in --channel")
     parser.add_argument("--channel", default="C0ALL", help="the channel --members are in")
+    parser.add_argument(
+        "--team", action="append", default=[], help="TEAM:CHANNEL:MEMBERS, a workspace of its own"
+    )
+    parser.add_argument("--pause-team", default=None, help="the team whose posts pause")
+    parser.add_argument("--pause-after", type=int, default=0, help="polls before the pause")
+    parser.add_argument("--pause-seconds", type=float, default=0.0, help="the pause's length")
     args = parser.parse_args()
     asyncio.run(serve(args))
 

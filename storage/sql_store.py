@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
@@ -35,6 +35,7 @@ from bot.model.records import (
     RoundInfo,
     RoundState,
     ScheduleInfo,
+    SentMessage,
     StudyInfo,
     TeamInfo,
     WorkspaceInfo,
@@ -918,24 +919,42 @@ class SqlStore(MirrorTables):
                 added += len(result.all())
         return added
 
-    async def claim_outbox(self, now: datetime, *, worker: str, limit: int) -> list[OutboxItem]:
-        """Take up to ``limit`` due messages for this worker; a message goes to one worker."""
+    async def claim_outbox(
+        self,
+        now: datetime,
+        *,
+        worker: str,
+        limit: int,
+        per_workspace: int | None = None,
+        skip: Collection[int] = (),
+    ) -> list[OutboxItem]:
+        """Take up to ``limit`` due messages for this worker; a message goes to one worker.
+
+        Workspaces take turns (the first due message of each, then the second of each, ...),
+        at most ``per_workspace`` each and none from ``skip``, so a small fan-out is claimed
+        at once even when it was queued behind a large one."""
+        outbox = m.OutboxMessage
+        turn = (
+            func.row_number()
+            .over(partition_by=outbox.workspace_id, order_by=outbox.id)
+            .label("turn")
+        )
+        due = select(outbox.id, turn).where(outbox.state == "pending", outbox.not_before <= now)
+        if skip:
+            due = due.where(outbox.workspace_id.not_in(list(skip)))
+        ranked = due.subquery()
+        pick = select(ranked.c.id).order_by(ranked.c.turn, ranked.c.id).limit(limit)
+        if per_workspace is not None:
+            pick = pick.where(ranked.c.turn <= per_workspace)
         async with self._tx() as session:
-            ids = list(
-                await session.scalars(
-                    select(m.OutboxMessage.id)
-                    .where(m.OutboxMessage.state == "pending", m.OutboxMessage.not_before <= now)
-                    .order_by(m.OutboxMessage.id)
-                    .limit(limit)
-                )
-            )
+            ids = list(await session.scalars(pick))
             if not ids:
                 return []
             rows = await session.scalars(
-                update(m.OutboxMessage)
-                .where(m.OutboxMessage.id.in_(ids), m.OutboxMessage.state == "pending")
+                update(outbox)
+                .where(outbox.id.in_(ids), outbox.state == "pending")
                 .values(state="sending", claimed_by=worker, claimed_at=now, send_started_at=None)
-                .returning(m.OutboxMessage)
+                .returning(outbox)
             )
             return sorted((_outbox(row) for row in rows), key=lambda item: item.id)
 
@@ -1004,14 +1023,38 @@ class SqlStore(MirrorTables):
         poll_of: tuple[int, int] | None = None,
     ) -> None:
         """Mark a message sent; for a poll, also record where it went (same transaction)."""
-        where = {"to_conversation": conversation_id, "to_message": message_id}
+        await self.outbox_sent_many(
+            [SentMessage(item_id, conversation_id, message_id, at, poll_of)]
+        )
+
+    async def outbox_sent_many(self, sent: Sequence[SentMessage]) -> None:
+        """Mark many messages sent in one transaction, two executemany statements in all: a
+        fan-out marks its polls in batches, not with a commit per message."""
+        if not sent:
+            return
+        polls = [
+            {
+                "to_conversation": s.conversation_id,
+                "to_message": s.message_id,
+                "of_round": s.poll_of[0],
+                "of_person": s.poll_of[1],
+            }
+            for s in sent
+            if s.poll_of is not None
+        ]
+        rows = [
+            {
+                "to_conversation": s.conversation_id,
+                "to_message": s.message_id,
+                "item_id": s.item_id,
+                "sent": s.at,
+            }
+            for s in sent
+        ]
         async with self._engine.begin() as connection:
-            if poll_of is not None:
-                round_id, person_id = poll_of
-                await connection.execute(
-                    hot.POLL_DELIVERED_TO, {**where, "of_round": round_id, "of_person": person_id}
-                )
-            await connection.execute(hot.OUTBOX_SENT, {**where, "item_id": item_id, "sent": at})
+            if polls:
+                await connection.execute(hot.POLL_DELIVERED_TO, polls)
+            await connection.execute(hot.OUTBOX_SENT, rows)
 
     async def outbox_retry(self, item_id: int, *, not_before: datetime, error: str) -> None:
         async with self._tx() as session:

@@ -190,6 +190,17 @@ class OutboxItem:
 
 
 @dataclass(frozen=True, slots=True)
+class SentMessage:
+    """An outbox message the platform accepted: where it went, and when."""
+
+    item_id: int
+    conversation_id: str
+    message_id: str
+    at: datetime
+    poll_of: tuple[int, int] | None = None  # (round, person) of a poll
+
+
+@dataclass(frozen=True, slots=True)
 class DueRound:
     workspace_id: int
     round: RoundInfo

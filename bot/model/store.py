@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -26,6 +26,7 @@ from bot.model.records import (
     RoundInfo,
     RoundState,
     ScheduleInfo,
+    SentMessage,
     StudyInfo,
     TeamInfo,
     WorkspaceInfo,
@@ -273,8 +274,19 @@ class Store(MirrorStore, Protocol):
         """Queue messages; a dedupe key already queued is skipped. Returns how many were new."""
         ...
 
-    async def claim_outbox(self, now: datetime, *, worker: str, limit: int) -> list[OutboxItem]:
-        """Take up to ``limit`` due messages for this worker; a message goes to one worker."""
+    async def claim_outbox(
+        self,
+        now: datetime,
+        *,
+        worker: str,
+        limit: int,
+        per_workspace: int | None = None,
+        skip: Collection[int] = (),
+    ) -> list[OutboxItem]:
+        """Take up to ``limit`` due messages for this worker; a message goes to one worker.
+
+        Workspaces take turns (the first due message of each, then the second of each, ...),
+        at most ``per_workspace`` each and none from ``skip``."""
         ...
 
     async def reclaim_stale(
@@ -303,6 +315,10 @@ class Store(MirrorStore, Protocol):
         poll_of: tuple[int, int] | None = None,
     ) -> None:
         """Mark a message sent; for a poll, also record where it went (same transaction)."""
+        ...
+
+    async def outbox_sent_many(self, sent: Sequence[SentMessage]) -> None:
+        """Mark many messages sent in one transaction (see outbox_sent)."""
         ...
 
     async def outbox_retry(self, item_id: int, *, not_before: datetime, error: str) -> None: ...

@@ -10,18 +10,20 @@ already arrived, so a crash neither loses nor doubles it.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
+import math
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from bot.model.domain import ConversationKind, ConversationRef, MessageRef, UserRef
 from bot.model.ports import ChatPort, DeliveryError
-from bot.model.records import OutboxItem, OutboxKind, WorkspaceInfo
+from bot.model.records import OutboxItem, OutboxKind, SentMessage, WorkspaceInfo
 from bot.model.store import Store
 from bot.model.views import PollView, ReportView
 
@@ -29,6 +31,9 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=30)
 MAX_ATTEMPTS = 8
+# Sent messages are marked in one transaction per this many seconds, not one per message;
+# one sent but not yet marked when the process dies is one the platform is asked about.
+MARK_EVERY_SECONDS = 0.1
 
 
 @runtime_checkable
@@ -41,7 +46,7 @@ class ConfirmsDelivery(Protocol):
 
 
 class RateLimiter:
-    """At most ``rate`` sends a second per platform, and a shared pause after a 429.
+    """At most ``rate`` sends a second for one (platform, workspace), and a pause after a 429.
 
     Pacing below the platform's limit is what keeps a large fan-out near the floor the limit
     allows: hitting 429s costs a Retry-After each time.
@@ -50,21 +55,27 @@ class RateLimiter:
     def __init__(self, rate: float, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
         self._interval = 1.0 / rate if rate > 0 else 0.0
         self._next = 0.0
-        self._lock = asyncio.Lock()
+        self._paused_until = 0.0
         self._sleep = sleep
 
     async def wait(self) -> None:
-        async with self._lock:
-            loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
+        while True:
+            # Taking the slot and moving ``_next`` on happen without a yield in between, so
+            # concurrent waiters get distinct slots without a lock.
             now = loop.time()
             start = max(now, self._next)
             self._next = start + self._interval
-        if start > now:
-            await self._sleep(start - now)
+            if start > now:
+                await self._sleep(start - now)
+            if loop.time() >= self._paused_until:
+                return
+            # A 429 came while this send waited for its slot: queue again behind the pause.
 
     def pause(self, seconds: float) -> None:
         now = asyncio.get_running_loop().time()
-        self._next = max(self._next, now + seconds)
+        self._paused_until = max(self._paused_until, now + seconds)
+        self._next = max(self._next, self._paused_until)
 
 
 class StartMarks:
@@ -128,6 +139,12 @@ class Renderers:
 
 
 class Outbox:
+    """Claims due messages, workspaces taking turns, and sends them paced per workspace.
+
+    Each (platform, workspace) has its own pace and its own pause after a 429, and its own
+    window of claimed messages, so a large fan-out in one workspace neither delays nor
+    crowds out a small one in another: workspaces share no send slot and no pace (_Lane)."""
+
     def __init__(
         self,
         *,
@@ -138,6 +155,7 @@ class Outbox:
         concurrency: int = 8,
         rate: float = 0.0,
         lease: timedelta = LEASE,
+        tick_seconds: float = 1.0,
     ) -> None:
         self._store = store
         self._ports = ports
@@ -145,18 +163,27 @@ class Outbox:
         self._renderers = renderers
         self._concurrency = concurrency
         self._rate = rate
+        # Messages one workspace may have claimed at once: enough for the sends in flight
+        # and for half a second of its pace, so refills come in batches, not one by one.
+        self._window = max(concurrency * 4, 16, math.ceil(rate / 2))
         # How long a claim may last before another worker assumes its holder died.
         self._lease = lease
-        self._limiters: dict[str, RateLimiter] = {}
+        # While sending, look for newly due messages at least this often (retries coming
+        # due, messages queued by another process).
+        self._tick = tick_seconds
+        self._lanes: dict[tuple[str, int], _Lane] = {}
         self.worker = f"w-{uuid.uuid4().hex[:12]}"
         self._wake = asyncio.Event()
         self._reports: dict[int, ReportView | None] = {}
         self._workspaces: dict[int, WorkspaceInfo] = {}
+        self._news: asyncio.Queue[OutboxItem | None] | None = None
         self._starts = StartMarks(self._mark_started, ahead=max(concurrency - 1, 0))
 
     def wake(self) -> None:
         """New messages were queued: do not wait for the next poll interval."""
         self._wake.set()
+        if self._news is not None:  # a drain is sending: it claims them at once
+            self._news.put_nowait(None)
 
     async def run(self, *, idle_seconds: float = 1.0) -> None:
         """Deliver forever (until cancelled)."""
@@ -181,60 +208,106 @@ class Outbox:
     async def drain_once(self, batch: int = 5000) -> int:
         """Send what is due, claiming more as sends finish, until nothing is due.
 
-        Claims are refilled whenever half the window is free, so one slow send never holds
-        back the next batch (a claim-then-wait-for-all loop idles at every batch's tail)."""
-        window = max(self._concurrency * 4, 16)
-        gate = asyncio.Semaphore(self._concurrency)
-        running: set[asyncio.Task[None]] = set()
+        A workspace's window is refilled once half of it is free (a claim-then-wait-for-all
+        loop idles at every batch's tail; a claim per finished send costs a query each)."""
+        window = _Window(self._window)
         handled = 0
         self._reports.clear()
         self._workspaces.clear()
         self._starts.reset()
-
-        async def handle(item: OutboxItem, uncertain: bool) -> None:
-            async with gate:
-                await self._handle(item, uncertain=uncertain)
-
-        in_flight: dict[asyncio.Task[None], int] = {}
-        heartbeat = asyncio.ensure_future(self._renew_while(in_flight))
+        # Finished sends report here, and so do wake() and the tick (None: look for more).
+        news: asyncio.Queue[OutboxItem | None] = asyncio.Queue()
+        self._news = news
+        marks = _Marks()
+        marker = asyncio.ensure_future(self._mark_while(marks))
+        helpers = [
+            asyncio.ensure_future(self._renew_while(window)),
+            asyncio.ensure_future(self._tick_while(news)),
+        ]
         try:
+            claim_now = True
             while True:
-                room = min(window - len(running), batch - handled)
-                if room >= window // 2 or not running:
-                    claimed = await self._claim(room) if room > 0 else []
-                    handled += len(claimed)
-                    self._starts.queue(item.id for item, _ in claimed)
-                    for item, uncertain in claimed:
-                        task = asyncio.ensure_future(handle(item, uncertain))
-                        running.add(task)
-                        in_flight[task] = item.id
-                if not running:
+                if claim_now and handled < batch:
+                    handled += await self._refill(window, news, marks, batch - handled)
+                if not window.running:
                     return handled
-                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    in_flight.pop(task, None)
+                first = await news.get()
+                finished = [first, *(news.get_nowait() for _ in range(news.qsize()))]
+                claim_now = window.finished(finished) or None in finished
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            self._news = None
+            for helper in helpers:
+                helper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await helper
+            # Not cancelled: a mark cut off mid-write would leave sent messages unmarked.
+            marks.close()
+            await marker
 
-    async def _renew_while(self, in_flight: Mapping[asyncio.Task[None], int]) -> None:
+    async def _refill(
+        self,
+        window: _Window,
+        news: asyncio.Queue[OutboxItem | None],
+        marks: _Marks,
+        limit: int,
+    ) -> int:
+        claimed = await self._claim(limit, per_workspace=window.refill, skip=window.full())
+        window.claimed([item for item, _ in claimed])
+        self._starts.queue(item.id for item, _ in claimed)
+        for item, uncertain in claimed:
+            window.start(item)
+            task = asyncio.ensure_future(self._handle(item, marks, uncertain=uncertain))
+            task.add_done_callback(lambda _, item=item: news.put_nowait(item))  # type: ignore[misc]
+        return len(claimed)
+
+    async def _mark_while(self, marks: _Marks) -> None:
+        """Mark sent messages in batches until the drain ends and every mark is written."""
+        while True:
+            await marks.ready()
+            if not marks.closed:
+                await asyncio.sleep(MARK_EVERY_SECONDS)  # let more sends finish first
+            batch = marks.take()
+            try:
+                await self._store.outbox_sent_many(batch)
+            except Exception:
+                # Sent but not marked: the claims lapse and whoever reclaims them asks the
+                # platform whether they arrived before sending again (see _deliver).
+                log.exception("%d outbox messages were sent but could not be marked", len(batch))
+            if marks.closed and not marks.pending:
+                return
+
+    async def _tick_while(self, news: asyncio.Queue[OutboxItem | None]) -> None:
+        """Look for newly due messages now and then: retries coming due, messages queued by
+        another process."""
+        while True:
+            await asyncio.sleep(self._tick)
+            news.put_nowait(None)
+
+    async def _renew_while(self, window: _Window) -> None:
         """Keep this worker's claims fresh, so nobody mistakes a slow send for a dead one."""
         while True:
             await asyncio.sleep(self._lease.total_seconds() / 3)
             try:
                 await self._store.renew_claims(
-                    list(in_flight.values()), worker=self.worker, at=self._clock()
+                    window.item_ids(), worker=self.worker, at=self._clock()
                 )
             except Exception:
                 log.exception("renewing outbox claims failed")
 
-    async def _claim(self, limit: int) -> list[tuple[OutboxItem, bool]]:
+    async def _claim(
+        self, limit: int, *, per_workspace: int, skip: Collection[int]
+    ) -> list[tuple[OutboxItem, bool]]:
         now = self._clock()
         stale = await self._store.reclaim_stale(
             now, lease=self._lease, worker=self.worker, limit=limit
         )
-        fresh = await self._store.claim_outbox(now, worker=self.worker, limit=limit - len(stale))
+        fresh = await self._store.claim_outbox(
+            now,
+            worker=self.worker,
+            limit=limit - len(stale),
+            per_workspace=per_workspace,
+            skip=skip,
+        )
         # A dead worker's claim is uncertain only if its post had begun; the rest of its
         # claims were still waiting their turn and are simply sent.
         return [(item, item.send_started) for item in stale] + [(item, False) for item in fresh]
@@ -250,7 +323,7 @@ class Outbox:
             except Exception as exc:  # the database, not the message: try again later
                 raise DeliveryError(f"could not record the send: {exc}", retryable=True) from exc
 
-    async def _handle(self, item: OutboxItem, *, uncertain: bool) -> None:
+    async def _handle(self, item: OutboxItem, marks: _Marks, *, uncertain: bool) -> None:
         try:
             workspace = await self._workspace(item.workspace_id)
             port = self._ports.get(workspace.ref.platform)
@@ -266,20 +339,16 @@ class Outbox:
             log.exception("outbox message %s failed", item.id)
             await self._failed(item, DeliveryError(str(exc), retryable=False))
             return
-        if message is None:
-            return
-        try:
-            await self._store.outbox_sent(
-                item.id,
-                conversation_id=message.conversation.conversation_id,
-                message_id=message.message_id,
-                at=self._clock(),
-                poll_of=_poll_of(item),
+        if message is not None:
+            marks.add(
+                SentMessage(
+                    item.id,
+                    message.conversation.conversation_id,
+                    message.message_id,
+                    self._clock(),
+                    _poll_of(item),
+                )
             )
-        except Exception:
-            # Sent but not marked: the claim lapses and whoever reclaims it asks the platform
-            # whether it arrived before sending again (see _deliver).
-            log.exception("outbox message %s was sent but could not be marked", item.id)
 
     async def _workspace(self, workspace_id: int) -> WorkspaceInfo:
         # A fan-out names one workspace thousands of times: read it once per drain.
@@ -289,26 +358,33 @@ class Outbox:
         return known
 
     async def _deliver(
-        self, item: OutboxItem, workspace: WorkspaceInfo, port: ChatPort, *, uncertain: bool
+        self,
+        item: OutboxItem,
+        workspace: WorkspaceInfo,
+        port: ChatPort,
+        *,
+        uncertain: bool,
     ) -> MessageRef | None:
         conversation = await self._conversation(item, workspace, port)
+        lane = self._lane(port.platform, workspace.id)
         if uncertain and isinstance(port, ConfirmsDelivery):
             # The last worker died mid-send: did it get through before it died?
-            found = await port.find_delivered(conversation, item.dedupe_key)
+            async with lane.gate:
+                found = await port.find_delivered(conversation, item.dedupe_key)
             if found is not None:
                 return found
-        limiter = self._limiter(port.platform)
         try:
-            return await self._send(item, workspace, port, conversation, limiter)
+            return await self._send(item, workspace, port, conversation, lane)
         except DeliveryError as exc:
             if exc.retry_after:
-                limiter.pause(exc.retry_after)
+                lane.limiter.pause(exc.retry_after)
             raise
 
-    def _limiter(self, platform: str) -> RateLimiter:
-        if platform not in self._limiters:
-            self._limiters[platform] = RateLimiter(self._rate)
-        return self._limiters[platform]
+    def _lane(self, platform: str, workspace_id: int) -> _Lane:
+        key = (platform, workspace_id)
+        if key not in self._lanes:
+            self._lanes[key] = _Lane(RateLimiter(self._rate), asyncio.Semaphore(self._concurrency))
+        return self._lanes[key]
 
     async def _conversation(
         self, item: OutboxItem, workspace: WorkspaceInfo, port: ChatPort
@@ -324,30 +400,30 @@ class Outbox:
         workspace: WorkspaceInfo,
         port: ChatPort,
         conversation: ConversationRef,
-        limiter: RateLimiter,
+        lane: _Lane,
     ) -> MessageRef | None:
         key = item.dedupe_key
-        # Each branch renders first and takes its pacing slot last, right before the post,
-        # so posts leave evenly spaced however long rendering took.
+        # Each branch renders first and takes its turn last, right before the post, so posts
+        # leave evenly spaced however long rendering took.
         if item.kind is OutboxKind.TEXT:
-            await limiter.wait()
-            await self._about_to_post(item, port)
-            return await port.post_text(conversation, str(item.payload["text"]), key=key)
+            async with lane:
+                await self._about_to_post(item, port)
+                return await port.post_text(conversation, str(item.payload["text"]), key=key)
         if item.kind is OutboxKind.POLL:
             poll = await self._renderers.poll(
                 workspace, int(item.payload["round_id"]), int(item.payload["person_id"])
             )
             if poll is None:
                 raise DeliveryError("the round or person no longer exists", retryable=False)
-            await limiter.wait()
-            await self._about_to_post(item, port)
-            return await port.send_poll(conversation, poll, key=key)
+            async with lane:
+                await self._about_to_post(item, port)
+                return await port.send_poll(conversation, poll, key=key)
         report = await self._report(workspace, int(item.payload["round_id"]))
         if report is None:
             raise DeliveryError("the round no longer exists", retryable=False)
-        await limiter.wait()
-        await self._about_to_post(item, port)
-        return await port.post_report(conversation, report, key=key)
+        async with lane:
+            await self._about_to_post(item, port)
+            return await port.post_report(conversation, report, key=key)
 
     async def _report(self, workspace: WorkspaceInfo, round_id: int) -> ReportView | None:
         # A round's report goes to several channels in one batch: build it once.
@@ -372,3 +448,94 @@ def _poll_of(item: OutboxItem) -> tuple[int, int] | None:
     if item.kind is not OutboxKind.POLL:
         return None
     return int(item.payload["round_id"]), int(item.payload["person_id"])
+
+
+class _Lane:
+    """One (platform, workspace)'s own pace and its own sends in flight.
+
+    Nothing is shared between workspaces: a send takes one of its workspace's
+    ``concurrency`` slots, then waits for its workspace's pace. A workspace whose sends are
+    paced, paused after a 429, or stuck in the platform SDK's own wait for a Retry-After
+    thus holds up no other workspace."""
+
+    def __init__(self, limiter: RateLimiter, gate: asyncio.Semaphore) -> None:
+        self.limiter = limiter
+        self.gate = gate
+
+    async def __aenter__(self) -> None:
+        # The slot first, then the pace: a send that waited for a slot takes a fresh time
+        # slot, so sends held up behind slow calls do not all leave at once and trip a 429.
+        await self.gate.acquire()
+        try:
+            await self.limiter.wait()
+        except BaseException:
+            self.gate.release()
+            raise
+
+    async def __aexit__(self, *_: object) -> None:
+        self.gate.release()
+
+
+class _Marks:
+    """Sent messages waiting for their mark, which _mark_while writes in batches."""
+
+    def __init__(self) -> None:
+        self.pending: list[SentMessage] = []
+        self.closed = False
+        self._ready = asyncio.Event()
+
+    def add(self, sent: SentMessage) -> None:
+        self.pending.append(sent)
+        self._ready.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._ready.set()
+
+    async def ready(self) -> None:
+        await self._ready.wait()
+
+    def take(self) -> list[SentMessage]:
+        batch, self.pending = self.pending, []
+        self._ready.clear()
+        return batch
+
+
+class _Window:
+    """The messages one drain has claimed and is sending, counted per workspace."""
+
+    def __init__(self, size: int) -> None:
+        self._half = size // 2
+        # A refill tops a workspace up from at most half full to at most ``size``.
+        self.refill = size - self._half
+        self.running: dict[int, OutboxItem] = {}
+        self._per_workspace: collections.Counter[int] = collections.Counter()
+        # Workspaces whose last claim was cut short by ``refill``: they may have more due.
+        self._more: set[int] = set()
+
+    def full(self) -> set[int]:
+        """Workspaces not to claim for now: more than half their window is in flight."""
+        return {ws for ws, count in self._per_workspace.items() if count > self._half}
+
+    def claimed(self, items: list[OutboxItem]) -> None:
+        got = collections.Counter(item.workspace_id for item in items)
+        skipped = self.full()
+        self._more = (self._more & skipped) | {ws for ws, n in got.items() if n >= self.refill}
+
+    def start(self, item: OutboxItem) -> None:
+        self.running[item.id] = item
+        self._per_workspace[item.workspace_id] += 1
+
+    def finished(self, items: list[OutboxItem | None]) -> bool:
+        """Forget finished sends; True when a workspace with more due has room again."""
+        for item in items:
+            if item is None:
+                continue
+            del self.running[item.id]
+            self._per_workspace[item.workspace_id] -= 1
+            if not self._per_workspace[item.workspace_id]:
+                del self._per_workspace[item.workspace_id]
+        return any(self._per_workspace[ws] <= self._half for ws in self._more)
+
+    def item_ids(self) -> list[int]:
+        return list(self.running)

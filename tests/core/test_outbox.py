@@ -4,10 +4,11 @@ twice); a claim left by a dead worker is taken over and finished."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-from bot.model.domain import ConversationKind, ConversationRef, MessageRef, UserRef
+from bot.model.domain import ConversationKind, ConversationRef, MessageRef, UserRef, WorkspaceRef
 from bot.model.records import NewOutboxItem, OutboxKind
 from bot.rounds.outbox import Outbox, Renderers, StartMarks
 from tests.core.conftest import World
@@ -114,3 +115,27 @@ async def test_start_marks_mark_the_next_in_line_and_share_writes() -> None:
     # Posts asking at the same moment share one write.
     await asyncio.gather(marks.mark(5), marks.mark(9), marks.mark(10))
     assert writes[1:] == [[5, 6, 7, 8, 9, 10]]
+
+
+async def test_claims_take_turns_between_workspaces_and_skip_full_ones(world: World) -> None:
+    core, store = world.app.core, world.app.store
+    large = await core.workspace(WorkspaceRef("console", "large"))
+    small = await core.workspace(WorkspaceRef("console", "small"))
+    third = await core.workspace(WorkspaceRef("console", "third"))
+
+    def texts(name: str, count: int) -> list[NewOutboxItem]:
+        return [
+            NewOutboxItem(f"text:{name}:{n}", OutboxKind.TEXT, {"text": "hi"}) for n in range(count)
+        ]
+
+    await store.enqueue(large.id, texts("large", 2000))  # queued first: older ids
+    await store.enqueue(small.id, texts("small", 3))
+    await store.enqueue(third.id, texts("third", 50))
+
+    claimed = await store.claim_outbox(world.clock(), worker="w", limit=10, per_workspace=4)
+    # Turn by turn: all three once, twice, three times (small has no more), then large.
+    owners = Counter(item.workspace_id for item in claimed)
+    assert owners == {large.id: 4, small.id: 3, third.id: 3}
+    later = await store.claim_outbox(world.clock(), worker="w", limit=100, skip=[large.id])
+    assert {item.workspace_id for item in later} == {third.id}
+    assert len(later) == 50 - 3
