@@ -215,19 +215,7 @@ _RESPOND = insert(_responses).values(
 
 def _mirror_row(row: Any) -> MirrorInfo:
     """A study from the columns of ``_LINK`` (its id is the link's mirror_id)."""
-    return MirrorInfo(
-        id=row.mirror_id,
-        workspace_id=row.workspace_id,
-        name=row.name,
-        segment=row.segment,
-        top_k=row.top_k,
-        state=MirrorState(row.state),
-        created_at=row.created_at,
-        closes_at=row.closes_at,
-        closed_at=row.closed_at,
-        study_id=row.study_id,
-        responses=0,
-    )
+    return _mirror_info(row, mirror_id=row.mirror_id, responses=0)
 
 
 def _response_count() -> Any:
@@ -239,8 +227,12 @@ def _response_count() -> Any:
 
 
 def _mirror(row: m.MirrorStudy, responses: int) -> MirrorInfo:
+    return _mirror_info(row, mirror_id=row.id, responses=int(responses or 0))
+
+
+def _mirror_info(row: Any, *, mirror_id: int, responses: int) -> MirrorInfo:
     return MirrorInfo(
-        id=row.id,
+        id=mirror_id,
         workspace_id=row.workspace_id,
         name=row.name,
         segment=row.segment,
@@ -250,5 +242,5 @@ def _mirror(row: m.MirrorStudy, responses: int) -> MirrorInfo:
         closes_at=row.closes_at,
         closed_at=row.closed_at,
         study_id=row.study_id,
-        responses=int(responses or 0),
+        responses=responses,
     )

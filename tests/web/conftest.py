@@ -7,7 +7,6 @@ import re
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -19,19 +18,9 @@ from bot.model.mirror import MirrorInfo
 from bot.model.records import WorkspaceInfo
 from bot.model.settings import CoreSettings
 from bot.runtime.app import App, build_app
+from tests.core.conftest import Clock
 
 CSRF_FIELD = re.compile(r'name="csrf" value="([0-9a-f]+)"')
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
 
 
 @dataclass
