@@ -87,8 +87,8 @@ def _clean_id(value: str | None) -> str | None:
 def request_id_middleware(*, access_log: bool = True) -> Middleware:
     """An aiohttp middleware: one request id per request, echoed as ``X-Request-Id``.
 
-    With ``access_log`` it also logs one line per request (method, path without the query
-    string, status, milliseconds) under ``bot.http``, inside the request's context so the line
+    With ``access_log`` it also logs one line per request (method, the route's pattern
+    rather than the path, status, milliseconds) under ``bot.http``, inside the request's context so the line
     carries the id; turn aiohttp's own access log off (``AppRunner(app, access_log=None)``),
     which is written after the request's context is gone.
     """
@@ -107,7 +107,7 @@ def request_id_middleware(*, access_log: bool = True) -> Middleware:
                 exc.headers[REQUEST_ID_HEADER] = request_id
                 raise
             except Exception:
-                _http_log.exception("unhandled error in %s %s", request.method, request.path)
+                _http_log.exception("unhandled error in %s %s", request.method, _route(request))
                 response = web.json_response(
                     {"error": "internal error", "request_id": request_id}, status=500
                 )
@@ -118,10 +118,19 @@ def request_id_middleware(*, access_log: bool = True) -> Middleware:
         finally:
             if access_log:
                 elapsed = (time.perf_counter() - started) * 1000
-                _http_log.info("%s %s %s %.0fms", request.method, request.path, status, elapsed)
+                _http_log.info("%s %s %s %.0fms", request.method, _route(request), status, elapsed)
             _request_id.reset(token)
 
     return middleware
+
+
+def _route(request: web.Request) -> str:
+    """The path as the route declares it: ``/m/{token}``, never the token in it. A mirror
+    survey link's token answers the survey, and whoever reads a log must not be able to."""
+    resource = request.match_info.route.resource
+    if resource is not None:
+        return resource.canonical
+    return "(no route)"  # an unknown path may still carry a token: it is not logged either
 
 
 # --- redaction --------------------------------------------------------------------------------

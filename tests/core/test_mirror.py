@@ -3,6 +3,7 @@ through the core's form calls, and a published study becomes research like any i
 
 from __future__ import annotations
 
+import asyncio
 import csv as csv_module
 import shlex
 from datetime import UTC, datetime, timedelta
@@ -94,6 +95,18 @@ async def test_a_link_takes_one_answer_then_says_already_answered(world: World) 
     assert await _stored(world, 1) == [
         (int(ids["price"]), int(ids["reliability"]), int(ids["ease of use"]))
     ]
+
+
+async def test_simultaneous_answers_through_one_link_store_one(world: World) -> None:
+    """A double click or a forwarded link: eight submissions of one link at the same moment
+    (on PostgreSQL each spends the link and inserts in one statement) store exactly one."""
+    await world.run(ADMIN, "/alignment mirror create segment:smb")
+    [token] = await _links(world, 1, 1)
+    pages = await asyncio.gather(
+        *(_answer(world, token, "price", "reliability", "ease of use") for _ in range(8))
+    )
+    assert sorted(p.name for p in pages) == ["ALREADY_ANSWERED"] * 7 + ["THANKS"]
+    assert len(await _stored(world, 1)) == 1
 
 
 @pytest.mark.parametrize(

@@ -129,6 +129,36 @@ async def test_a_slack_request_logs_json_lines_with_its_request_id(
     _assert_clean(err, caplog.text, *(r.getMessage() for r in caplog.records))
 
 
+async def test_the_access_log_names_routes_never_the_link_tokens_in_paths(
+    json_logs: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mirror survey link's token answers the survey: whoever reads the log must not see it,
+    neither in a known route's path nor in a path that matches no route."""
+    token = "Secret-Invitation-Token-1234567"
+
+    async def form(request: web.Request) -> web.Response:
+        return web.Response(text="form")
+
+    app = web.Application(middlewares=[logs.request_id_middleware()])
+    app.router.add_get("/m/{token}", form)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            for path in (f"/m/{token}", f"/m/{token}/extra"):
+                async with session.get(base + path) as response:
+                    await response.read()
+    finally:
+        await runner.cleanup()
+    messages = [r["message"] for r in _lines(capsys.readouterr().err) if r["logger"] == "bot.http"]
+    assert messages[0].startswith("GET /m/{token} 200"), messages
+    assert messages[1].startswith("GET (no route) 404"), messages
+    assert not [m for m in messages if token in m]
+
+
 async def test_secrets_logged_on_purpose_are_redacted_everywhere(
     json_logs: None,
     teams: Harness,
