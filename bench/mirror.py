@@ -42,6 +42,7 @@ from _common import (
     percentile,
     print_machine,
     spawn,
+    tree_cpu_seconds,
     verdict,
     wait_http_ok,
 )
@@ -63,6 +64,7 @@ class Tally:
     post_ms: list[float] = field(default_factory=list)
     get_ms: list[float] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
+    server_cpu_s: float = 0.0
 
 
 async def prepare(url: str, base: str, n: int) -> tuple[int, list[str]]:
@@ -178,6 +180,11 @@ def report(tally: Tally, wall: float, n: int, concurrency: int, workers: int) ->
     )
     g50, g99 = percentile(tally.get_ms, 50), percentile(tally.get_ms, 99)
     print(f"GET latency : p50 {g50:.1f} ms, p99 {g99:.1f} ms (the form page, not the target)")
+    print(
+        f"server CPU  : {tally.server_cpu_s:.1f} s, {1000 * tally.server_cpu_s / n:.2f} ms per "
+        "submission with its form load (all worker processes; the clients and PostgreSQL "
+        "share the same cores)"
+    )
     print(f"outcomes    : {dict(tally.outcomes)}")
     ok = p99 < TARGET_P99_MS
     print(f"target      : p99 of a submission under {TARGET_P99_MS:.0f} ms -> {verdict(ok)}")
@@ -208,7 +215,9 @@ async def main(args: argparse.Namespace) -> int:
             server = spawn("alignment-serve", argv, env=env, cwd=folder, log_dir=folder)
             started.append(server)
             await wait_http_ok(base + "/healthz", child=server, within=90)
+            cpu_before = tree_cpu_seconds(server.pid)
             tally, wall = await burst(links[doubles:], args.concurrency, args.seed)
+            tally.server_cpu_s = tree_cpu_seconds(server.pid) - cpu_before
             twice = await double_submits(links[:doubles], args.seed)
             again = await reuse(links[-args.reopen :])
         report(tally, wall, rest, args.concurrency, args.workers)
