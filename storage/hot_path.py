@@ -100,6 +100,14 @@ UNCLAIM_EVENTS: Final = {
 INVITED: Final = {d: _invited(d) for d in _DIALECTS}
 ROUND_STATES: Final = {d: _round_states(d) for d in _DIALECTS}
 UPSERT_ANSWERS: Final = {d: _upsert_answers(dialect_insert(d, _answers)) for d in _DIALECTS}
+# The fan-out renders a claimed batch of polls with one read of who already answered.
+RANKINGS_OF: Final = {
+    d: select(_answers.c.person_id, _answers.c.ranking).where(
+        _answers.c.round_id == bindparam("round_id"),
+        among(d, _answers.c.person_id, "person_ids"),
+    )
+    for d in _DIALECTS
+}
 
 # The fan-out renders each poll with the person's current answer (a retried poll may come
 # after they answered) and marks each one sent: once per person of the audience.
@@ -107,6 +115,8 @@ ANSWER_OF: Final = select(_answers.c.person_id, _answers.c.ranking, _answers.c.a
     _answers.c.round_id == bindparam("round_id"),
     _answers.c.person_id == bindparam("person_id"),
 )
+
+
 # Bound names differ from the columns': SQLAlchemy keeps those for the SET clause.
 POLL_DELIVERED_TO: Final = (
     update(_invitations)

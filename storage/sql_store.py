@@ -679,6 +679,16 @@ class SqlStore(MirrorTables):
             return None
         return AnswerRecord(row.person_id, "", tuple(int(x) for x in row.ranking), row.answered_at)
 
+    async def rankings_of(
+        self, round_id: int, person_ids: Sequence[int]
+    ) -> dict[int, tuple[int, ...]]:
+        if not person_ids:
+            return {}
+        values = {"round_id": round_id, "person_ids": list(person_ids)}
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(hot.RANKINGS_OF[self.dialect], values)
+            return {row.person_id: tuple(int(x) for x in row.ranking) for row in rows}
+
     async def answers_of_person(
         self, workspace_id: int, person_id: int, *, limit: int = 10
     ) -> list[tuple[RoundInfo, AnswerRecord]]:

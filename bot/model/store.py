@@ -221,6 +221,13 @@ class Store(MirrorStore, Protocol):
 
     async def answer_of(self, round_id: int, person_id: int) -> AnswerRecord | None: ...
 
+    async def rankings_of(
+        self, round_id: int, person_ids: Sequence[int]
+    ) -> dict[int, tuple[int, ...]]:
+        """The current answers (attribute ids, best first) of those of these people who
+        answered the round, in one query."""
+        ...
+
     async def answers_of_person(
         self, workspace_id: int, person_id: int, *, limit: int = 10
     ) -> list[tuple[RoundInfo, AnswerRecord]]: ...

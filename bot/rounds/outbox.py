@@ -16,7 +16,7 @@ import logging
 import math
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -136,6 +136,11 @@ class Renderers:
 
     poll: Callable[[WorkspaceInfo, int, int], Awaitable[PollView | None]]
     report: Callable[[WorkspaceInfo, int], Awaitable[ReportView | None]]
+    # A claimed batch's polls of one round at once (person id -> view); without it, each
+    # poll is rendered alone.
+    polls: (
+        Callable[[WorkspaceInfo, int, Sequence[int]], Awaitable[Mapping[int, PollView]]] | None
+    ) = None
 
 
 class Outbox:
@@ -175,6 +180,8 @@ class Outbox:
         self.worker = f"w-{uuid.uuid4().hex[:12]}"
         self._wake = asyncio.Event()
         self._reports: dict[int, ReportView | None] = {}
+        # Polls rendered for a claimed batch, by (round, person), taken when each is sent.
+        self._polls: dict[tuple[int, int], PollView] = {}
         self._workspaces: dict[int, WorkspaceInfo] = {}
         self._news: asyncio.Queue[OutboxItem | None] | None = None
         self._starts = StartMarks(self._mark_started, ahead=max(concurrency - 1, 0))
@@ -213,6 +220,7 @@ class Outbox:
         window = _Window(self._window)
         handled = 0
         self._reports.clear()
+        self._polls.clear()
         self._workspaces.clear()
         self._starts.reset()
         # Finished sends report here, and so do wake() and the tick (None: look for more).
@@ -252,6 +260,7 @@ class Outbox:
         limit: int,
     ) -> int:
         claimed = await self._claim(limit, per_workspace=window.refill, skip=window.full())
+        await self._render_polls([item for item, _ in claimed])
         window.claimed([item for item, _ in claimed])
         self._starts.queue(item.id for item, _ in claimed)
         for item, uncertain in claimed:
@@ -259,6 +268,27 @@ class Outbox:
             task = asyncio.ensure_future(self._handle(item, marks, uncertain=uncertain))
             task.add_done_callback(lambda _, item=item: news.put_nowait(item))  # type: ignore[misc]
         return len(claimed)
+
+    async def _render_polls(self, items: list[OutboxItem]) -> None:
+        """Render the batch's polls with one read per round of who already answered.
+
+        A poll is sent within the window's half second of pace after this read; an answer
+        given in between (before the person has the poll) is shown when they open it."""
+        if self._renderers.polls is None:
+            return
+        people: dict[tuple[int, int], list[int]] = collections.defaultdict(list)
+        for item in items:
+            if item.kind is OutboxKind.POLL:
+                round_id, person_id = int(item.payload["round_id"]), int(item.payload["person_id"])
+                people[(item.workspace_id, round_id)].append(person_id)
+        for (workspace_id, round_id), person_ids in people.items():
+            try:
+                workspace = await self._workspace(workspace_id)
+                views = await self._renderers.polls(workspace, round_id, person_ids)
+            except Exception:  # each poll is then rendered alone when it is sent
+                log.exception("rendering a batch of polls failed")
+                continue
+            self._polls.update(((round_id, person), view) for person, view in views.items())
 
     async def _mark_while(self, marks: _Marks) -> None:
         """Mark sent messages in batches until the drain ends and every mark is written."""
@@ -410,8 +440,9 @@ class Outbox:
                 await self._about_to_post(item, port)
                 return await port.post_text(conversation, str(item.payload["text"]), key=key)
         if item.kind is OutboxKind.POLL:
-            poll = await self._renderers.poll(
-                workspace, int(item.payload["round_id"]), int(item.payload["person_id"])
+            round_id, person_id = int(item.payload["round_id"]), int(item.payload["person_id"])
+            poll = self._polls.pop((round_id, person_id), None) or await self._renderers.poll(
+                workspace, round_id, person_id
             )
             if poll is None:
                 raise DeliveryError("the round or person no longer exists", retryable=False)

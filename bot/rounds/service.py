@@ -214,6 +214,23 @@ class RoundService:
         current = tuple(str(a) for a in answer.ranking) if answer else ()
         return self.poll_view_of(round_info, attributes, current)
 
+    async def polls_for_people(
+        self, workspace: WorkspaceInfo, round_id: int, person_ids: Sequence[int]
+    ) -> dict[int, PollView]:
+        """``poll_for_person`` for a batch of people with one read of their answers: the
+        fan-out renders its claimed polls this way instead of one query per poll."""
+        round_info = await self.round_briefly(workspace, round_id)
+        if round_info is None:
+            return {}
+        attributes = await self.attributes_briefly(workspace)
+        answers = await self._store.rankings_of(round_id, person_ids)
+        return {
+            person: self.poll_view_of(
+                round_info, attributes, tuple(str(a) for a in answers.get(person, ()))
+            )
+            for person in person_ids
+        }
+
     async def round_briefly(self, workspace: WorkspaceInfo, round_id: int) -> RoundInfo | None:
         """A round as read at most a few seconds ago.
 

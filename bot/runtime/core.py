@@ -85,6 +85,7 @@ class AlignmentCore:
             clock=clock,
             renderers=Renderers(
                 poll=self.rounds.poll_for_person,
+                polls=self.rounds.polls_for_people,
                 report=self.rounds.report_for_round,
             ),
             concurrency=settings.send_concurrency,

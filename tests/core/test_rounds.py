@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import timedelta
+from typing import Any
+
+import pytest
 
 from adapters.console.port import LOCAL_WORKSPACE
 from adapters.console.session import ConsoleSession
@@ -273,6 +276,44 @@ async def test_a_poll_is_delivered_once_per_person_even_if_delivery_runs_twice(
     invitations = await core.store.invitations(1)
     assert len(invitations) == 4
     assert all(i.message_id is not None for i in invitations)
+
+
+async def test_the_fan_out_reads_who_answered_once_per_batch_not_once_per_poll(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crowd = Crowd(world)
+    store = world.app.core.store
+    calls = {"answer_of": 0, "rankings_of": 0}
+    for name in calls:
+        original = getattr(store, name)
+
+        async def counted(*args: Any, _name: str = name, _original: Any = original) -> Any:
+            calls[_name] += 1
+            return await _original(*args)
+
+        monkeypatch.setattr(store, name, counted)
+    people = [f"p{i}" for i in range(12)]
+    await _open(world, crowd, people, research=False)
+    for person in [*people, ADMIN]:
+        assert (await crowd[person].handle_line("inbox")).count("Round 1: Which") == 1
+    assert calls["answer_of"] == 0, calls
+    assert 1 <= calls["rankings_of"] <= 2, calls  # 13 polls fit one claimed window
+
+
+async def test_a_batch_renders_each_poll_as_it_would_be_rendered_alone(world: World) -> None:
+    """Rendered for a batch or alone, a poll shows the same: open for who has not answered,
+    the current answer for who has (a poll retried after the person answered)."""
+    crowd = Crowd(world)
+    people = ["p0", "p1", "p2"]
+    await _open(world, crowd, people, research=False)
+    assert "recorded" in await crowd.answer("p1", 1, (3, 1, 2))
+    workspace = await _workspace(world)
+    rounds = world.app.core.rounds
+    ids = [p.id for p in await world.app.core.store.list_people(workspace.id)]
+    together = await rounds.polls_for_people(workspace, 1, ids)
+    alone = {i: await rounds.poll_for_person(workspace, 1, i) for i in ids}
+    assert together == alone
+    assert sorted(p.state.name for p in together.values()) == ["ANSWERED", "OPEN", "OPEN", "OPEN"]
 
 
 # -- closing -------------------------------------------------------------------------------
