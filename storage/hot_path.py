@@ -99,6 +99,13 @@ UNCLAIM_EVENTS: Final = {
 }
 INVITED: Final = {d: _invited(d) for d in _DIALECTS}
 ROUND_STATES: Final = {d: _round_states(d) for d in _DIALECTS}
+# Each claimed message is marked just before its post (in batches), for crash recovery.
+OUTBOX_STARTED: Final = {
+    d: update(_outbox)
+    .where(among(d, _outbox.c.id, "item_ids"))
+    .values(send_started_at=bindparam("started_at"))
+    for d in _DIALECTS
+}
 UPSERT_ANSWERS: Final = {d: _upsert_answers(dialect_insert(d, _answers)) for d in _DIALECTS}
 # The fan-out renders a claimed batch of polls with one read of who already answered.
 RANKINGS_OF: Final = {

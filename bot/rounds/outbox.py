@@ -347,7 +347,7 @@ class Outbox:
 
     async def _about_to_post(self, item: OutboxItem, port: ChatPort) -> None:
         # Only a port that can look a message up later gains from knowing it was in flight.
-        if isinstance(port, ConfirmsDelivery):
+        if _confirms_delivery(port):
             try:
                 await self._starts.mark(item.id)
             except Exception as exc:  # the database, not the message: try again later
@@ -397,7 +397,7 @@ class Outbox:
     ) -> MessageRef | None:
         conversation = await self._conversation(item, workspace, port)
         lane = self._lane(port.platform, workspace.id)
-        if uncertain and isinstance(port, ConfirmsDelivery):
+        if uncertain and isinstance(port, ConfirmsDelivery):  # rare: after a worker died
             # The last worker died mid-send: did it get through before it died?
             async with lane.gate:
                 found = await port.find_delivered(conversation, item.dedupe_key)
@@ -472,6 +472,18 @@ class Outbox:
         await self._store.outbox_retry(
             item.id, not_before=self._clock() + timedelta(seconds=wait), error=str(exc)
         )
+
+
+_CONFIRMS: dict[type, bool] = {}
+
+
+def _confirms_delivery(port: ChatPort) -> bool:
+    """``isinstance(port, ConfirmsDelivery)``, once per port class: a check against a
+    runtime-checkable protocol inspects the class each time, twice per message."""
+    kind = type(port)
+    if kind not in _CONFIRMS:
+        _CONFIRMS[kind] = isinstance(port, ConfirmsDelivery)
+    return _CONFIRMS[kind]
 
 
 def _poll_of(item: OutboxItem) -> tuple[int, int] | None:
