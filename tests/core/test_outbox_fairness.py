@@ -19,7 +19,7 @@ from typing import Any
 from bot.model.domain import ConversationKind, ConversationRef, MessageRef, UserRef, WorkspaceRef
 from bot.model.ports import DeliveryError
 from bot.model.records import OutboxItem, OutboxKind, SentMessage, WorkspaceInfo
-from bot.rounds.outbox import Outbox, Renderers
+from bot.rounds.outbox import Outbox, RateLimiter, Renderers
 
 RATE = 200.0  # sends a second per workspace
 LATENCY = 0.02  # seconds the platform takes to answer a post
@@ -239,3 +239,31 @@ def test_a_workspace_whose_sends_hang_holds_up_no_other() -> None:
     _run(main())
     assert max(platform.delivered["T2"]) < 20 / RATE
     assert len(platform.delivered["T1"]) == 100
+
+
+def test_after_a_stall_no_second_holds_more_sends_than_the_rate() -> None:
+    """The process stalls for 0.6 s (a busy event loop) with sends waiting for their slots:
+    they must not all leave at once when it resumes, or the platform's sliding one-second
+    window sees more than the rate (a 429 and a lost second on Slack). Counted by when
+    each send really left; the pace over the whole run stays the rate's."""
+    rate, count = 10.0, 40
+    left: list[float] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, _VirtualTimeLoop)
+        limiter = RateLimiter(rate)
+
+        async def sender() -> None:
+            while len(left) < count:
+                await limiter.wait()
+                left.append(_now())
+                if len(left) == 15:
+                    loop._virtual.now += 0.6  # time passes and no task runs
+
+        await asyncio.gather(*(sender() for _ in range(8)))
+
+    _run(main())
+    busiest = max(sum(1 for t in left if start <= t < start + 1.0) for start in left)
+    assert busiest <= rate, busiest
+    assert left[count - 1] < count / rate + 0.6 + 0.2  # the stall's time, not a second more
