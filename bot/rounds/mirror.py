@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -32,6 +32,7 @@ from bot.rounds.recent import Recent
 
 ATTRIBUTES_SECONDS = 5.0  # an attribute added or retired shows on the form within this
 MAX_LINKS = 10_000  # per request: a CRM mail merge, not a denial of service
+SHOWN_FORMS = 20_000  # one-time links whose form this process served lately (see mirror_submit)
 MAX_NAME = 120
 MAX_SEGMENT = 80
 WRITES_TO_PAGES = {
@@ -72,6 +73,8 @@ class MirrorService:
         # Every form view and submission needs the attribute list; a burst of customers
         # (a newsletter going out) would otherwise read it twice per answer.
         self._attributes: Recent[int, list[AttributeInfo]] = Recent(ttl=ATTRIBUTES_SECONDS)
+        # One-time link (hash) -> what never changes about its study: workspace id, top k.
+        self._shown: OrderedDict[str, tuple[int, int]] = OrderedDict()
 
     # -- admins ---------------------------------------------------------------------------
 
@@ -165,12 +168,23 @@ class MirrorService:
         if not link.mirror.accepts_answers(self._clock()):
             return MirrorOutcome(MirrorPage.CLOSED)
         form = await self._form(link.mirror)
+        if not link.reusable:
+            self._remember(token_hash(token), link.mirror)
         return MirrorOutcome(MirrorPage.FORM, form, reusable=link.reusable)
+
+    def _remember(self, hashed: str, mirror: MirrorInfo) -> None:
+        self._shown[hashed] = (mirror.workspace_id, mirror.top_k)
+        self._shown.move_to_end(hashed)
+        while len(self._shown) > SHOWN_FORMS:
+            self._shown.popitem(last=False)
 
     async def mirror_submit(
         self, token: str, ranking: tuple[str, ...], *, admit_open: Admission = lambda: True
     ) -> MirrorOutcome:
         """Store one ranking of attribute ids (as the form sent them) or say why not."""
+        quick = await self._submit_shown(token, ranking)
+        if quick is not None:
+            return quick
         shown = await self.mirror_form(token)
         if shown.form is None:
             return shown
@@ -182,6 +196,25 @@ class MirrorService:
             return MirrorOutcome(MirrorPage.TOO_MANY, reusable=True)
         ids = [int(value) for value in ranking]
         write = await self._store.record_mirror_response(token_hash(token), ids, at=self._clock())
+        return MirrorOutcome(WRITES_TO_PAGES[write])
+
+    async def _submit_shown(self, token: str, ranking: tuple[str, ...]) -> MirrorOutcome | None:
+        """The usual answer, a valid ranking through a one-time link whose form this process
+        just served, in one write: the write itself checks in the database that the link is
+        unspent and its study open, and says which if not. None: take the long way (an
+        unknown link, or a ranking with a problem, whose page depends on the link's state)."""
+        hashed = token_hash(token)
+        known = self._shown.get(hashed)
+        if known is None:
+            return None
+        workspace_id, top_k = known
+        attributes = await self._attributes.get(
+            workspace_id, lambda: self._store.list_attributes(workspace_id)
+        )
+        if ranking_problem(ranking, {str(a.id) for a in attributes}, top_k) is not None:
+            return None
+        ids = [int(value) for value in ranking]
+        write = await self._store.record_mirror_response(hashed, ids, at=self._clock())
         return MirrorOutcome(WRITES_TO_PAGES[write])
 
     async def _form(self, mirror: MirrorInfo) -> MirrorForm:

@@ -8,6 +8,7 @@ import csv as csv_module
 import shlex
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -106,6 +107,38 @@ async def test_simultaneous_answers_through_one_link_store_one(world: World) -> 
         *(_answer(world, token, "price", "reliability", "ease of use") for _ in range(8))
     )
     assert sorted(p.name for p in pages) == ["ALREADY_ANSWERED"] * 7 + ["THANKS"]
+    assert len(await _stored(world, 1)) == 1
+
+
+async def test_an_answer_after_its_form_is_one_write_that_still_checks_the_link(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the form was served, a valid answer is one write and no read; that write alone
+    must still refuse a link already spent and a study closed since the form was shown."""
+    await world.run(ADMIN, "/alignment mirror create segment:smb")
+    first, second, third = await _links(world, 1, 3)
+    mirror, store = world.app.core.mirror, world.app.core.store
+    reads = 0
+    original = store.mirror_link
+
+    async def counted(hashed: str) -> Any:
+        nonlocal reads
+        reads += 1
+        return await original(hashed)
+
+    monkeypatch.setattr(store, "mirror_link", counted)
+    for token in (first, second, third):
+        assert (await mirror.mirror_form(token)).page is MirrorPage.FORM
+    assert reads == 3
+    assert await _answer(world, first, "price", "reliability", "ease of use") is MirrorPage.THANKS
+    assert reads == 3  # the answer read nothing
+    again = await _answer(world, first, "innovation", "price", "reliability")
+    assert again is MirrorPage.ALREADY_ANSWERED
+    # A ranking with a problem takes the long way, whose page depends on the link's state.
+    assert (await mirror.mirror_submit(second, ("1", "1", "2"))).problem is not None
+    await world.run(ADMIN, "/alignment mirror close 1")
+    late = await _answer(world, third, "price", "reliability", "ease of use")
+    assert late is MirrorPage.CLOSED
     assert len(await _stored(world, 1)) == 1
 
 
