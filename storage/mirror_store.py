@@ -172,6 +172,19 @@ class MirrorTables:
             ).first()
         return None if found is None else _mirror(found[0], found[1])
 
+    async def mirrors_past_closing(self, now: datetime) -> list[MirrorInfo]:
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(m.MirrorStudy, _response_count())
+                .where(
+                    m.MirrorStudy.state == MirrorState.OPEN.value,
+                    m.MirrorStudy.closes_at.is_not(None),
+                    m.MirrorStudy.closes_at <= now,
+                )
+                .order_by(m.MirrorStudy.id)
+            )
+            return [_mirror(row, responses) for row, responses in rows]
+
     async def publish_mirror(
         self, workspace_id: int, mirror_id: int, study_id: int, *, actor: str
     ) -> bool:

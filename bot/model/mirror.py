@@ -102,6 +102,10 @@ class MirrorStore(Protocol):
 
     async def mirror_of_study(self, workspace_id: int, study_id: int) -> MirrorInfo | None: ...
 
+    async def mirrors_past_closing(self, now: datetime) -> list[MirrorInfo]:
+        """Open studies, in every workspace, whose closing date has passed."""
+        ...
+
     async def publish_mirror(
         self, workspace_id: int, mirror_id: int, study_id: int, *, actor: str
     ) -> bool:

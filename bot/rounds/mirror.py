@@ -8,6 +8,7 @@ top-3-count research study, so every comparison with staff works on it unchanged
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
@@ -27,8 +28,10 @@ from bot.model.mirror import (
 )
 from bot.model.records import AttributeInfo, StudyInfo, WorkspaceInfo
 from bot.model.research import ResearchForm, ResearchRow, ResearchStudy
-from bot.model.store import Store
+from bot.model.store import DuplicateStudyError, Store
 from bot.rounds.recent import Recent
+
+log = logging.getLogger(__name__)
 
 ATTRIBUTES_SECONDS = 5.0  # an attribute added or retired shows on the form within this
 MAX_LINKS = 10_000  # per request: a CRM mail merge, not a denial of service
@@ -131,6 +134,20 @@ class MirrorService:
         if mirror.study_id is not None or mirror.responses < self._min_group_size:
             return mirror, None
         return mirror, await self.publish(workspace, mirror_id, actor=actor)
+
+    async def close_due(self, now: datetime) -> int:
+        """Close every study whose closing date has passed, publishing those with enough
+        responses (the scheduler's leader calls this on each tick); returns how many."""
+        closed = 0
+        for mirror in await self._store.mirrors_past_closing(now):
+            workspace = await self._store.workspace_by_id(mirror.workspace_id)
+            try:
+                await self.close(workspace, mirror.id, actor="closing date")
+            except (MirrorError, DuplicateStudyError):
+                # Published a moment ago by an admin's own `mirror close`: nothing to add.
+                log.info("mirror survey %s was closed and published by someone else", mirror.id)
+            closed += 1
+        return closed
 
     async def publish(self, workspace: WorkspaceInfo, mirror_id: int, *, actor: str) -> StudyInfo:
         """Close the study (if open) and save it as a top-3-count research study."""

@@ -23,6 +23,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.model.records import ScheduleInfo
 from bot.model.store import Store
+from bot.rounds.mirror import MirrorService
 from bot.rounds.schedule_spec import CronSpec, make_trigger, next_fire_times, parse_when
 from bot.rounds.service import RoundService
 
@@ -39,6 +40,9 @@ class SchedulerCore(Protocol):
 
     @property
     def rounds(self) -> RoundService: ...
+
+    @property
+    def mirror(self) -> MirrorService: ...
 
     @property
     def clock(self) -> Callable[[], datetime]: ...
@@ -70,6 +74,7 @@ class TickResult:
     reminded: int = 0
     closed: int = 0
     reported: int = 0
+    mirrors_closed: int = 0
 
 
 class Scheduler:
@@ -151,7 +156,8 @@ class Scheduler:
             reminded = await self._remind(now)
             closed = await self._close(now)
             reported = await self._report_leftovers()
-            return TickResult(opened, reminded, closed, reported)
+            mirrors = await self._core.mirror.close_due(now)
+            return TickResult(opened, reminded, closed, reported, mirrors)
 
     async def _open_if_due(self, schedule: ScheduleInfo, now: datetime) -> int:
         fire_time = self._latest_due(schedule, now)

@@ -23,6 +23,7 @@ from bot.model.records import StudyInfo, WorkspaceInfo
 from bot.model.research import ResearchForm
 from bot.reports.reporting import ReportInput, build_report
 from bot.rounds.mirror import token_hash
+from bot.rounds.scheduler import Scheduler, SingleProcessLock
 from bot.runtime.cli import cli
 from storage import models as m
 from tests.core.conftest import World
@@ -192,6 +193,36 @@ async def test_closing_a_small_study_publishes_nothing(world: World) -> None:
     assert "too few responses to become research" in out
     workspace = await _workspace(world)
     assert await world.app.core.store.list_studies(workspace.id) == []
+
+
+async def test_the_closing_date_closes_and_publishes_the_study_once(world: World) -> None:
+    """At its closing date the scheduler's leader closes a study and publishes it when it has
+    enough responses; a small one closes unpublished; ticking again, or an admin's own
+    close, adds no second study."""
+    await world.run(ADMIN, "/alignment mirror create segment:smb closes:2026-03-03")
+    await world.run(ADMIN, "/alignment mirror create segment:enterprise closes:2026-03-03")
+    await world.run(ADMIN, "/alignment mirror create segment:retail closes:2026-03-10")
+    for mirror_id, count in ((1, 6), (2, 2), (3, 6)):
+        for token in await _links(world, mirror_id, count):
+            await _answer(world, token, "price", "reliability", "ease of use")
+    scheduler = Scheduler(core=world.app.core, lock=SingleProcessLock(), clock=world.clock)
+    assert (await scheduler.run_due(world.clock())).mirrors_closed == 0
+    world.clock.advance(timedelta(days=2))  # past the end of 2026-03-03 (UTC workspace)
+    assert (await scheduler.run_due(world.clock())).mirrors_closed == 2
+    assert (await scheduler.run_due(world.clock())).mirrors_closed == 0
+    workspace = await _workspace(world)
+    store = world.app.core.store
+    studies = await store.list_studies(workspace.id)
+    assert [(s.segment, s.sample_size) for s in studies] == [("smb", 6)]
+    smb, enterprise, retail = [await store.get_mirror(workspace.id, i) for i in (1, 2, 3)]
+    assert smb.study_id == studies[0].id
+    assert (enterprise.state.value, enterprise.study_id) == ("closed", None)
+    assert (retail.state.value, retail.study_id) == ("open", None)
+    # An admin closing the last one at the moment it is due: still one study for it.
+    world.clock.advance(timedelta(days=7))
+    await world.run(ADMIN, "/alignment mirror close 3")
+    assert (await scheduler.run_due(world.clock())).mirrors_closed == 0
+    assert len(await store.list_studies(workspace.id)) == 2
 
 
 async def test_closing_publishes_a_top3_count_study(world: World) -> None:
