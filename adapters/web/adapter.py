@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader
 
-from adapters.web.limits import AddressLimit
+from adapters.web.limits import AddressLimit, client_address
 from adapters.web.security import Csrf, secure
 from adapters.web.settings import WebSettings
 from bot.model.mirror import MirrorApi, MirrorOutcome, MirrorPage
@@ -73,6 +73,7 @@ class WebAdapter:
         secret = settings.web_secret.get_secret_value() if settings.web_secret else None
         self._csrf = Csrf(records, secret)
         self.open_limit = AddressLimit(settings.open_link_per_hour)
+        self._proxies = settings.proxies()
         self._templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=True,  # every value is escaped; templates never mark anything safe
@@ -102,7 +103,9 @@ class WebAdapter:
             return self._message(request, EXPIRED, 403)
         if not TOKEN_SHAPE.match(token):
             return await self._page(request, token, MirrorOutcome(MirrorPage.UNKNOWN_LINK))
-        address = request.remote or "unknown"
+        address = client_address(
+            request.remote, request.headers.getall("X-Forwarded-For", []), self._proxies
+        )
         outcome = await self._api.mirror_submit(
             token, _ranking(fields), admit_open=lambda: self.open_limit.admit(address)
         )

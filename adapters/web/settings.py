@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from ipaddress import IPv4Network, IPv6Network, ip_network
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Network = IPv4Network | IPv6Network
 
 
 class WebSettings(BaseSettings):
@@ -20,3 +24,32 @@ class WebSettings(BaseSettings):
     web_secret: SecretStr | None = Field(
         None, validation_alias=AliasChoices("ALIGNMENT_WEB_SECRET", "web_secret")
     )
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or
+    # networks). Empty: the header is ignored, as anyone can send it.
+    trusted_proxies: str = Field(
+        "", validation_alias=AliasChoices("ALIGNMENT_TRUSTED_PROXIES", "trusted_proxies")
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks_parse(cls, value: str) -> str:
+        proxy_networks(value)
+        return value
+
+    def proxies(self) -> tuple[Network, ...]:
+        return proxy_networks(self.trusted_proxies)
+
+
+def proxy_networks(text: str) -> tuple[Network, ...]:
+    networks = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"ALIGNMENT_TRUSTED_PROXIES: {part!r} is not an IP address or network "
+                "(for example 10.0.0.5 or 10.0.0.0/8)"
+            ) from None
+    return tuple(networks)

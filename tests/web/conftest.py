@@ -70,6 +70,22 @@ async def site(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Site]:
     monkeypatch.setenv("ALIGNMENT_OPEN_LINK_PER_HOUR", "2")
+    async for site in _serve(database_url, tmp_path):
+        yield site
+
+
+@pytest.fixture
+async def site_behind_proxy(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Site]:
+    """The same, with the test client's address (127.0.0.1) as a trusted reverse proxy."""
+    monkeypatch.setenv("ALIGNMENT_OPEN_LINK_PER_HOUR", "2")
+    monkeypatch.setenv("ALIGNMENT_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")
+    async for site in _serve(database_url, tmp_path):
+        yield site
+
+
+async def _serve(database_url: str, tmp_path: Path) -> AsyncIterator[Site]:
     clock = Clock()
     runner: web.AppRunner | None = None
     # The socket is bound first, so the links the core makes name the port really used.

@@ -6,7 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import aiohttp
+import pytest
 
+from adapters.web.limits import client_address
+from adapters.web.settings import proxy_networks
 from tests.web.conftest import Site, browser, csrf_of
 
 PICK = ("reliability", "price", "ease of use")
@@ -207,6 +210,55 @@ async def test_the_open_link_is_limited_per_address(site: Site) -> None:
         assert int(third.headers["Retry-After"]) > 0
         assert "Too many answers" in await third.text()
     assert len(await site.stored(survey.id)) == 2
+
+
+async def _open_link_statuses(target: Site, forwarded: list[str]) -> list[list[int]]:
+    """Three answers through the open link from each X-Forwarded-For value, in turn."""
+    survey = await target.survey()
+    workspace = await target.workspace()
+    link = await target.app.core.mirror.open_link(workspace, survey.id)
+    statuses = []
+    for value in forwarded:
+        async with browser() as client:
+            client.headers["X-Forwarded-For"] = value
+            statuses.append([(await _answer(target, client, link)).status for _ in range(3)])
+    return statuses
+
+
+# The same customer, then that customer claiming to be someone else through two of our
+# proxies, then another customer.
+FORWARDED = ["198.51.100.7", "203.0.113.99, 198.51.100.7, 10.1.2.3", "198.51.100.8"]
+
+
+async def test_behind_a_trusted_proxy_each_customer_has_their_own_limit(
+    site_behind_proxy: Site,
+) -> None:
+    """Behind our reverse proxy every customer arrives from the proxy's address: the limit
+    is per X-Forwarded-For address, the one the proxy appended (what a client writes to the
+    left of it proves nothing)."""
+    statuses = await _open_link_statuses(site_behind_proxy, FORWARDED)
+    assert statuses == [[200, 200, 429], [429, 429, 429], [200, 200, 429]]
+
+
+async def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(site: Site) -> None:
+    statuses = await _open_link_statuses(site, FORWARDED)
+    assert statuses == [[200, 200, 429], [429, 429, 429], [429, 429, 429]]
+
+
+def test_the_client_address_is_the_rightmost_hop_not_our_proxy() -> None:
+    proxies = proxy_networks("10.0.0.0/8, 192.0.2.1, 2001:db8::/32")
+    assert client_address("192.0.2.1", ["198.51.100.7"], proxies) == "198.51.100.7"
+    assert client_address("192.0.2.1", ["1.1.1.1, 198.51.100.7, 10.0.0.9"], proxies) == (
+        "198.51.100.7"
+    )
+    assert client_address("192.0.2.1", ["1.1.1.1", "2001:db8::5"], proxies) == "1.1.1.1"
+    assert client_address("192.0.2.1", [], proxies) == "192.0.2.1"
+    assert client_address("192.0.2.1", ["10.0.0.1"], proxies) == "10.0.0.1"  # all ours
+    assert client_address("203.0.113.5", ["1.1.1.1"], proxies) == "203.0.113.5"  # not ours
+    assert client_address("192.0.2.1", ["not-an-ip"], proxies) == "not-an-ip"
+    assert client_address(None, ["1.1.1.1"], proxies) == "unknown"
+    with pytest.raises(ValueError, match="not an IP address or network"):
+        proxy_networks("10.0.0.0/8, proxy.example.com")
 
 
 async def test_a_closing_date_ends_the_form(site: Site) -> None:
