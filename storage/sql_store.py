@@ -1116,6 +1116,21 @@ class SqlStore(MirrorTables):
                 row.value = dict(value)
                 row.updated_at = self._now()
 
+    async def put_first(
+        self, platform: str, kind: str, key: str, value: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        row = {"platform": platform, "kind": kind, "key": key, "value": dict(value)}
+        insert_new = (
+            hot.dialect_insert(self.dialect, m.PlatformRecord.__table__)
+            .values(**row, updated_at=self._now())
+            .on_conflict_do_nothing(index_elements=["platform", "kind", "key"])
+        )
+        async with self._engine.begin() as connection:
+            await connection.execute(insert_new)
+        stored = await self.get(platform, kind, key)
+        assert stored is not None  # inserted, or there already; never deleted here
+        return stored
+
     async def get(self, platform: str, kind: str, key: str) -> dict[str, Any] | None:
         async with self._sessions() as session:
             row = await session.get(m.PlatformRecord, (platform, kind, key))

@@ -8,7 +8,6 @@ but can neither read the field nor set our cookie, so it cannot produce a matchi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import secrets
@@ -94,13 +93,7 @@ class Csrf:
         return self._key
 
     async def _stored_secret(self) -> bytes:
-        found = await self._records.get(*SECRET_RECORD)
-        if found is None:
-            # Another worker may create it at the same moment: its insert then makes ours
-            # fail, and both go on with the one row that was stored.
-            with contextlib.suppress(Exception):
-                await self._records.put(*SECRET_RECORD, {"key": secrets.token_hex(32)})
-            found = await self._records.get(*SECRET_RECORD)
-        if found is None:
-            raise RuntimeError("the web form's CSRF secret could not be stored")
+        # Workers starting together each propose a secret; the first stored is everyone's,
+        # so a form served by one worker is accepted by the others.
+        found = await self._records.put_first(*SECRET_RECORD, {"key": secrets.token_hex(32)})
         return str(found["key"]).encode()

@@ -156,6 +156,13 @@ class PlatformRecords(Protocol):
 
     async def put(self, platform: str, kind: str, key: str, value: Mapping[str, Any]) -> None: ...
 
+    async def put_first(
+        self, platform: str, kind: str, key: str, value: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Store ``value`` unless the key has one; returns the stored value, which is the
+        same for every replica racing to create it (a shared secret, say)."""
+        ...
+
     async def get(self, platform: str, kind: str, key: str) -> dict[str, Any] | None: ...
 
     async def delete(self, platform: str, kind: str, key: str) -> None: ...

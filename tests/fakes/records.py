@@ -18,6 +18,12 @@ class MemoryRecords:
     async def put(self, platform: str, kind: str, key: str, value: Mapping[str, Any]) -> None:
         self.rows[(platform, kind, key)] = json.loads(json.dumps(dict(value)))
 
+    async def put_first(
+        self, platform: str, kind: str, key: str, value: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        self.rows.setdefault((platform, kind, key), json.loads(json.dumps(dict(value))))
+        return json.loads(json.dumps(self.rows[(platform, kind, key)]))
+
     async def get(self, platform: str, kind: str, key: str) -> dict[str, Any] | None:
         row = self.rows.get((platform, kind, key))
         return json.loads(json.dumps(row)) if row is not None else None
