@@ -180,6 +180,8 @@ class Round(Base):
     reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     # Set once the report and feedback are in the outbox; a crash before that is redone.
     reported_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    # Set once every invited person's poll is in the outbox; likewise.
+    polls_queued_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
 
 
 class RoundSnapshot(Base):

@@ -837,6 +837,13 @@ class SqlStore(MirrorTables):
             m.Round.state == RoundState.CLOSED.value, m.Round.reported_at.is_(None)
         )
 
+    async def rounds_to_queue(self, opened_before: datetime) -> list[DueRound]:
+        return await self._due_rounds(
+            m.Round.state == RoundState.OPEN.value,
+            m.Round.polls_queued_at.is_(None),
+            m.Round.opened_at < opened_before,
+        )
+
     async def _due_rounds(self, *conditions: Any) -> list[DueRound]:
         async with self._sessions() as session:
             rows = await session.scalars(select(m.Round).where(*conditions).order_by(m.Round.id))
@@ -848,6 +855,9 @@ class SqlStore(MirrorTables):
 
     async def mark_reported(self, round_id: int, at: datetime) -> bool:
         return await self._claim_round(round_id, m.Round.reported_at, at)
+
+    async def mark_polls_queued(self, round_id: int, at: datetime) -> bool:
+        return await self._claim_round(round_id, m.Round.polls_queued_at, at)
 
     async def freeze_round(
         self, round_id: int, payload: Mapping[str, Any], at: datetime

@@ -264,6 +264,12 @@ class Store(MirrorStore, Protocol):
 
     async def mark_reported(self, round_id: int, at: datetime) -> bool: ...
 
+    async def rounds_to_queue(self, opened_before: datetime) -> list[DueRound]:
+        """Open rounds, opened before that moment, whose polls were never all queued."""
+        ...
+
+    async def mark_polls_queued(self, round_id: int, at: datetime) -> bool: ...
+
     async def freeze_round(
         self, round_id: int, payload: Mapping[str, Any], at: datetime
     ) -> dict[str, Any]:

@@ -155,6 +155,7 @@ class Scheduler:
                     opened += await self._open_if_due(schedule, now)
             reminded = await self._remind(now)
             closed = await self._close(now)
+            await self._queue_leftovers(now)
             reported = await self._report_leftovers()
             mirrors = await self._core.mirror.close_due(now)
             return TickResult(opened, reminded, closed, reported, mirrors)
@@ -220,6 +221,14 @@ class Scheduler:
             workspace = await self._core.store.workspace_by_id(due.workspace_id)
             count += 1 if await self._core.rounds.close(workspace, due.round) else 0
         return count
+
+    async def _queue_leftovers(self, now: datetime) -> None:
+        """Open rounds whose polls were not all queued (a crash right after opening). A
+        minute's grace leaves a round that is being opened right now to its opener; were
+        both to queue, the outbox's dedupe keys would keep each poll single anyway."""
+        for due in await self._core.store.rounds_to_queue(now - timedelta(minutes=1)):
+            workspace = await self._core.store.workspace_by_id(due.workspace_id)
+            await self._core.rounds.queue_polls(workspace, due.round)
 
     async def _report_leftovers(self) -> int:
         """Closed rounds whose report was never queued (a crash right after closing)."""

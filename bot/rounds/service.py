@@ -186,7 +186,12 @@ class RoundService:
     # -- delivering -----------------------------------------------------------------------
 
     async def queue_polls(self, workspace: WorkspaceInfo, round_info: RoundInfo) -> int:
-        """Put a poll for every invited person in the outbox (once each, however often called)."""
+        """Put a poll for every invited person in the outbox (once each, however often called),
+        then mark the round's polls queued; the scheduler redoes it for an open round left
+        unmarked by a crash.
+
+        In chunks, each committed and handed to the outbox at once: the first polls of a
+        large round leave while the rest are still being queued."""
         items = [
             NewOutboxItem(
                 poll_key(round_info, invitation.person.id),
@@ -199,8 +204,13 @@ class RoundService:
             )
             for invitation in await self._store.invitations(round_info.id)
         ]
-        queued = await self._store.enqueue(workspace.id, items)
-        self._notify()
+        queued = 0
+        for start in range(0, len(items), POLLS_PER_COMMIT):
+            queued += await self._store.enqueue(
+                workspace.id, items[start : start + POLLS_PER_COMMIT]
+            )
+            self._notify()
+        await self._store.mark_polls_queued(round_info.id, self._clock())
         return queued
 
     async def poll_for_person(
@@ -659,6 +669,10 @@ def _respondents(analysis: Analysis, group: str) -> int:
     found = analysis.overall if group == disclosure.ORGANISATION else analysis.teams.get(group)
     return 0 if found is None else found.respondents
 
+
+# Polls queued per commit: enough that a 10,000-person round takes a few commits, few enough
+# that the first polls leave a fraction of a second after the round opens.
+POLLS_PER_COMMIT = 1000
 
 NOTHING_PUBLISHED = disclosure.Verdicts({disclosure.ORGANISATION: disclosure.Verdict(False, "")})
 

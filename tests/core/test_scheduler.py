@@ -191,3 +191,34 @@ async def test_a_new_schedule_does_not_open_a_run_from_before_it_existed(world: 
     scheduler = await _setup(world, "every day 09:00 tz:UTC window:6h")
     assert (await scheduler.run_due(world.clock.now)).opened == 0
     assert (await scheduler.run_due(datetime(2026, 6, 2, 9, 0, tzinfo=UTC))).opened == 1
+
+
+async def test_polls_of_a_round_opened_just_before_a_crash_are_still_sent(world: World) -> None:
+    """The round's commit landed, the crash came before its polls were queued: the next
+    tick (a minute's grace later) queues them, once; a round opened normally is left alone."""
+    for person in PEOPLE:
+        await world.session(person).join()
+    core = world.app.core
+    workspace = await core.workspace(world.session("boss").user.workspace)
+    opened = await core.rounds.open(
+        workspace, audience="everyone", window=timedelta(hours=2), actor="boss"
+    )
+    assert opened is not None  # ...and here the process died: nothing queued
+    assert (await world.app.store.outbox_counts()).get("pending", 0) == 0
+    scheduler = Scheduler(core=core, lock=SingleProcessLock(), clock=world.clock)
+    await scheduler.run_due(world.clock())  # within the grace: the opener may be queueing
+    assert (await world.app.store.outbox_counts()).get("pending", 0) == 0
+    world.clock.advance(timedelta(minutes=2))
+    await scheduler.run_due(world.clock())
+    await core.idle()
+    for person in PEOPLE:
+        inbox = await world.session(person).handle_line("inbox")
+        assert inbox.count("Round 1: Which") == 1, (person, inbox)
+    await scheduler.run_due(world.clock())
+    await core.idle()
+    assert await world.app.store.rounds_to_queue(world.clock()) == []
+    assert sum((await world.app.store.outbox_counts()).values()) == len(PEOPLE)
+    # A round opened through the command queues and marks its polls itself.
+    await world.run("boss", "/alignment poll close")
+    await world.run("boss", "/alignment poll now window:2h")
+    assert await world.app.store.rounds_to_queue(world.clock() + timedelta(hours=1)) == []
