@@ -14,9 +14,22 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Row, delete, func, insert, select, text, update
+from sqlalchemy import (
+    Row,
+    Text,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from bot.model.domain import Role, WorkspaceRef
 from bot.model.records import (
@@ -42,10 +55,12 @@ from bot.model.records import (
 )
 from bot.model.research import ResearchForm, ResearchRow, ResearchStudy
 from bot.model.store import (
+    AnswerGroup,
     DuplicateScheduleError,
     DuplicateStudyError,
     NameTakenError,
     NotFoundError,
+    RespondentGroup,
 )
 from storage import hot_path as hot
 from storage import models as m
@@ -668,6 +683,66 @@ class SqlStore(MirrorTables):
             for answer, user_id in rows
         ]
 
+    async def answer_groups(self, round_id: int) -> list[AnswerGroup]:
+        """The round's answers counted per distinct (ranking, teams), by the database.
+
+        One row per distinct pair comes back (at most rankings x team combinations), so the
+        read costs the database's scan and no Python object per answer."""
+        answers = (
+            select(
+                m.Answer.id.label("id"),
+                cast(m.Answer.ranking, Text).label("ranking"),
+                _teams_of_answer().label("teams"),
+            )
+            .where(m.Answer.round_id == round_id)
+            .subquery()
+        )
+        statement = select(
+            answers.c.ranking, answers.c.teams, func.count(), func.min(answers.c.id)
+        ).group_by(answers.c.ranking, answers.c.teams)
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(statement)).all()
+        merged: dict[tuple[tuple[int, ...], tuple[str, ...]], tuple[int, int]] = {}
+        for ranking, teams, count, first in rows:
+            # The same ranking may be spelled two ways in JSON, and team names come in no
+            # fixed order: normalise both and add up.
+            key = (tuple(int(x) for x in json.loads(ranking)), _team_tuple(teams))
+            before, earliest = merged.get(key, (0, int(first)))
+            merged[key] = (before + int(count), min(earliest, int(first)))
+        ordered = sorted(merged.items(), key=lambda item: item[1][1])
+        return [AnswerGroup(ranking, teams, n) for (ranking, teams), (n, _) in ordered]
+
+    async def respondent_groups(
+        self, round_id: int, also_answered: Sequence[int] = ()
+    ) -> list[RespondentGroup]:
+        earlier = aliased(m.Answer)
+        flags = [
+            case(
+                (
+                    exists()
+                    .where(earlier.round_id == other, earlier.person_id == m.Answer.person_id)
+                    .correlate(m.Answer),
+                    1,
+                ),
+                else_=0,
+            ).label(f"also_{i}")
+            for i, other in enumerate(also_answered)
+        ]
+        people = (
+            select(_teams_of_answer().label("teams"), *flags)
+            .where(m.Answer.round_id == round_id)
+            .subquery()
+        )
+        columns = [people.c.teams, *(people.c[f"also_{i}"] for i in range(len(flags)))]
+        statement = select(*columns, func.count()).group_by(*columns)
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(statement)).all()
+        merged: dict[tuple[tuple[str, ...], tuple[bool, ...]], int] = {}
+        for row in rows:
+            key = (_team_tuple(row[0]), tuple(bool(flag) for flag in row[1:-1]))
+            merged[key] = merged.get(key, 0) + int(row[-1])
+        return [RespondentGroup(teams, also, n) for (teams, also), n in merged.items()]
+
     async def answer_of(self, round_id: int, person_id: int) -> AnswerRecord | None:
         async with self._engine.connect() as connection:
             row = (
@@ -1196,6 +1271,25 @@ async def _attribute_ids(session: AsyncSession, workspace_id: int) -> dict[str, 
         select(m.Attribute.name, m.Attribute.id).where(m.Attribute.workspace_id == workspace_id)
     )
     return {name.lower(): attribute_id for name, attribute_id in rows.all()}
+
+
+_TEAM_SEPARATOR = "\x1f"  # a control character: never part of a team name
+
+
+def _teams_of_answer() -> Any:
+    """The answering person's team names joined by ``_TEAM_SEPARATOR`` (any order; NULL when
+    in no team), as a subquery correlated with ``answers``."""
+    return (
+        select(func.aggregate_strings(m.Team.name, _TEAM_SEPARATOR))
+        .join(m.TeamMember, m.TeamMember.team_id == m.Team.id)
+        .where(m.TeamMember.person_id == m.Answer.person_id)
+        .correlate(m.Answer)
+        .scalar_subquery()
+    )
+
+
+def _team_tuple(joined: str | None) -> tuple[str, ...]:
+    return tuple(sorted(joined.split(_TEAM_SEPARATOR))) if joined else ()
 
 
 async def _team_names_by_person(
