@@ -17,10 +17,10 @@ from typing import Any, Literal, TypeVar
 from sqlalchemy import (
     Row,
     Text,
+    and_,
     case,
     cast,
     delete,
-    exists,
     func,
     insert,
     select,
@@ -688,12 +688,14 @@ class SqlStore(MirrorTables):
 
         One row per distinct pair comes back (at most rankings x team combinations), so the
         read costs the database's scan and no Python object per answer."""
+        teams = _respondents_teams(round_id)
         answers = (
             select(
                 m.Answer.id.label("id"),
                 cast(m.Answer.ranking, Text).label("ranking"),
-                _teams_of_answer().label("teams"),
+                teams.c.teams,
             )
+            .outerjoin(teams, teams.c.person_id == m.Answer.person_id)
             .where(m.Answer.round_id == round_id)
             .subquery()
         )
@@ -703,37 +705,28 @@ class SqlStore(MirrorTables):
         async with self._engine.connect() as connection:
             rows = (await connection.execute(statement)).all()
         merged: dict[tuple[tuple[int, ...], tuple[str, ...]], tuple[int, int]] = {}
-        for ranking, teams, count, first in rows:
+        for ranking, joined, count, first in rows:
             # The same ranking may be spelled two ways in JSON, and team names come in no
             # fixed order: normalise both and add up.
-            key = (tuple(int(x) for x in json.loads(ranking)), _team_tuple(teams))
+            key = (tuple(int(x) for x in json.loads(ranking)), _team_tuple(joined))
             before, earliest = merged.get(key, (0, int(first)))
             merged[key] = (before + int(count), min(earliest, int(first)))
         ordered = sorted(merged.items(), key=lambda item: item[1][1])
-        return [AnswerGroup(ranking, teams, n) for (ranking, teams), (n, _) in ordered]
+        return [AnswerGroup(ranking, names, n) for (ranking, names), (n, _) in ordered]
 
     async def respondent_groups(
         self, round_id: int, also_answered: Sequence[int] = ()
     ) -> list[RespondentGroup]:
-        earlier = aliased(m.Answer)
-        flags = [
-            case(
-                (
-                    exists()
-                    .where(earlier.round_id == other, earlier.person_id == m.Answer.person_id)
-                    .correlate(m.Answer),
-                    1,
-                ),
-                else_=0,
-            ).label(f"also_{i}")
-            for i, other in enumerate(also_answered)
-        ]
-        people = (
-            select(_teams_of_answer().label("teams"), *flags)
-            .where(m.Answer.round_id == round_id)
-            .subquery()
-        )
-        columns = [people.c.teams, *(people.c[f"also_{i}"] for i in range(len(flags)))]
+        teams = _respondents_teams(round_id)
+        query = select(teams.c.teams).select_from(m.Answer)
+        query = query.outerjoin(teams, teams.c.person_id == m.Answer.person_id)
+        for i, other in enumerate(also_answered):
+            earlier = aliased(m.Answer)
+            query = query.outerjoin(
+                earlier, and_(earlier.person_id == m.Answer.person_id, earlier.round_id == other)
+            ).add_columns(case((earlier.id.is_(None), 0), else_=1).label(f"also_{i}"))
+        people = query.where(m.Answer.round_id == round_id).subquery()
+        columns = [people.c.teams, *(people.c[f"also_{i}"] for i in range(len(also_answered)))]
         statement = select(*columns, func.count()).group_by(*columns)
         async with self._engine.connect() as connection:
             rows = (await connection.execute(statement)).all()
@@ -741,7 +734,7 @@ class SqlStore(MirrorTables):
         for row in rows:
             key = (_team_tuple(row[0]), tuple(bool(flag) for flag in row[1:-1]))
             merged[key] = merged.get(key, 0) + int(row[-1])
-        return [RespondentGroup(teams, also, n) for (teams, also), n in merged.items()]
+        return [RespondentGroup(names, also, n) for (names, also), n in merged.items()]
 
     async def answer_of(self, round_id: int, person_id: int) -> AnswerRecord | None:
         async with self._engine.connect() as connection:
@@ -1276,15 +1269,22 @@ async def _attribute_ids(session: AsyncSession, workspace_id: int) -> dict[str, 
 _TEAM_SEPARATOR = "\x1f"  # a control character: never part of a team name
 
 
-def _teams_of_answer() -> Any:
-    """The answering person's team names joined by ``_TEAM_SEPARATOR`` (any order; NULL when
-    in no team), as a subquery correlated with ``answers``."""
+def _respondents_teams(round_id: int) -> Any:
+    """Per person who answered the round, their team names joined by ``_TEAM_SEPARATOR`` (in
+    no fixed order): a subquery to join on ``person_id`` (people in no team are not in it).
+    A join rather than a subquery per answer, so PostgreSQL can hash it."""
     return (
-        select(func.aggregate_strings(m.Team.name, _TEAM_SEPARATOR))
-        .join(m.TeamMember, m.TeamMember.team_id == m.Team.id)
-        .where(m.TeamMember.person_id == m.Answer.person_id)
-        .correlate(m.Answer)
-        .scalar_subquery()
+        select(
+            m.TeamMember.person_id.label("person_id"),
+            func.aggregate_strings(m.Team.name, _TEAM_SEPARATOR).label("teams"),
+        )
+        .join(m.Team, m.Team.id == m.TeamMember.team_id)
+        .join(
+            m.Answer,
+            and_(m.Answer.person_id == m.TeamMember.person_id, m.Answer.round_id == round_id),
+        )
+        .group_by(m.TeamMember.person_id)
+        .subquery()
     )
 
 
