@@ -241,8 +241,9 @@ class Store(MirrorStore, Protocol):
 
     async def answer_groups(self, round_id: int) -> list[AnswerGroup]:
         """The round's answers counted per distinct (ranking, respondent's teams), in the
-        database: a few thousand rows however many people answered. In the order of each
-        group's first answer, so names appear in the order ``answers_for_round`` gives."""
+        database: a few thousand rows however many people answered. In the order of the first
+        answer with each ranking, so names first appear in the order ``answers_for_round``
+        gives them."""
         ...
 
     async def respondent_groups(
