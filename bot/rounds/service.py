@@ -407,12 +407,13 @@ class RoundService:
         studies: Mapping[str, StudyInfo],
     ) -> Analysis:
         names = await self._attribute_names(workspace)
-        counted = [
-            AnswerCount(g.teams, tuple(names.get(x, str(x)) for x in g.ranking), g.count)
-            for g in groups
-        ]
+        rankings: dict[tuple[int, ...], tuple[str, ...]] = {}  # the same ranking in many teams
+        for group in groups:
+            if group.ranking not in rankings:
+                rankings[group.ranking] = tuple(names.get(x, str(x)) for x in group.ranking)
+        counted = [AnswerCount(g.teams, rankings[g.ranking], g.count) for g in groups]
         return analyse_counts(
-            await self._asked(workspace, [c.ranking for c in counted]),
+            await self._asked(workspace, list(rankings.values())),
             counted,
             {(segment or None): study.to_study() for segment, study in studies.items()},
             k=round_info.top_k,
