@@ -8,8 +8,8 @@ Benjamini–Hochberg across segments, for the organisation and for every team.
 Set-up (not timed, cached): per size a SQLite file (or, with ``--database postgresql``, a
 scratch PostgreSQL database, dropped at the end) migrated to the current schema, holding one
 workspace, its attributes, teams and research, N people with their team memberships, and one
-closed round that invited and was answered by all N. The SQLite files are built by a child
-process (so its memory does not count here) and kept in ``--cache-dir`` for the next run.
+closed round that invited and was answered by all N. Databases are filled by a child process
+(so its memory does not count here); SQLite files are kept in ``--cache-dir`` for the next run.
 
 Timed per size (median of ``--repeats`` runs, after one warm-up), with the round's frozen
 snapshot deleted before each run so that the figures are computed again:
@@ -251,6 +251,11 @@ async def populate(url: str, size: int, seed: int) -> None:
         await store.close()
 
 
+def build_in_child(url: str, size: int, seed: int) -> None:
+    """``populate`` in a child process, so that its memory does not count here."""
+    subprocess.run([sys.executable, __file__, "--build", url, str(size), str(seed)], check=True)
+
+
 def sqlite_file(cache: Path, size: int, seed: int) -> Path:
     """The cached SQLite file for a size, built by a child process when missing."""
     name = f"report-{size}-seed{seed}-{schema_head()}-f{FORMAT}.sqlite"
@@ -260,10 +265,7 @@ def sqlite_file(cache: Path, size: int, seed: int) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     partial = cache / f"{name}.{os.getpid()}.part"
     started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, __file__, "--build", str(partial), str(size), str(seed)],
-        check=True,
-    )
+    build_in_child(f"sqlite+aiosqlite:///{partial}", size, seed)
     partial.rename(path)
     print(f"  built {path.name} in {time.perf_counter() - started:.1f} s (cached for next runs)")
     return path
@@ -470,7 +472,7 @@ async def run(args: argparse.Namespace, sizes: list[int], repeats: int) -> list[
             url = await create_pg_database(name)
             try:
                 built = time.perf_counter()
-                await populate(url, size, args.seed)
+                build_in_child(url, size, args.seed)
                 print(f"  built {name} in {time.perf_counter() - built:.1f} s")
                 results.append(await measure(url, size, repeats, chart))
             finally:
@@ -498,13 +500,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="where the SQLite files are kept between runs",
     )
     parser.add_argument("--quick", action="store_true", help="1k and 10k, 2 repeats")
-    parser.add_argument(
-        "--build", nargs=3, metavar=("PATH", "SIZE", "SEED"), help=argparse.SUPPRESS
-    )
+    parser.add_argument("--build", nargs=3, metavar=("URL", "SIZE", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.build:  # the child process that fills one SQLite file
-        path, size, seed = args.build
-        asyncio.run(populate(f"sqlite+aiosqlite:///{path}", int(size), int(seed)))
+    if args.build:  # the child process that fills one database
+        url, size, seed = args.build
+        asyncio.run(populate(url, int(size), int(seed)))
         return
     sizes: list[int] = [1_000, 10_000] if args.quick else sorted(args.sizes)
     repeats: int = 2 if args.quick else max(1, args.repeats)
