@@ -9,12 +9,14 @@ bit (the snapshot both are frozen into is compared after the same JSON round tri
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from sqlalchemy import text
 
 from bot.analytics import Settings, analyse
 from bot.model.domain import WorkspaceRef
@@ -289,3 +291,28 @@ async def test_verdicts_across_a_schedules_rounds_match_per_person_sets(
             people.remove(gone)
     assert outcomes[0].of(None).published
     assert outcomes[1].of(None) == disclosure.Verdict(False, disclosure.HIDDEN)
+
+
+async def test_the_same_ranking_spelled_twice_is_counted_once(store: SqlStore) -> None:
+    # JSON allows "[1, 2, 3]" and "[1,2,3]"; the database groups text, the store adds up.
+    clock = Clock()
+    workspace = await _workspace(store)
+    people = await _people(store, workspace, 30, seed=21)
+    closed = await _round(store, clock, workspace, people, people, seed=22)
+    before = {(g.ranking, g.teams): g.count for g in await store.answer_groups(closed.id)}
+    async with store._engine.begin() as connection:
+        rows = (
+            await connection.execute(
+                text("SELECT id, ranking FROM answers WHERE round_id = :r"), {"r": closed.id}
+            )
+        ).all()
+        for answer_id, ranking in rows[::2]:
+            ids = ranking if isinstance(ranking, list) else json.loads(ranking)
+            spelled = "[" + ",".join(str(x) for x in ids) + "]"
+            assert spelled != json.dumps(ids)  # the store writes "[1, 2, 3]"
+            await connection.execute(
+                text("UPDATE answers SET ranking = :s WHERE id = :i"),
+                {"s": spelled, "i": answer_id},
+            )
+    after = {(g.ranking, g.teams): g.count for g in await store.answer_groups(closed.id)}
+    assert after == before
