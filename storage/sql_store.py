@@ -14,9 +14,23 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Row, delete, func, insert, select, text, update
+from sqlalchemy import (
+    Row,
+    Text,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql import Select
 
 from bot.model.domain import Role, WorkspaceRef
 from bot.model.records import (
@@ -42,10 +56,12 @@ from bot.model.records import (
 )
 from bot.model.research import ResearchForm, ResearchRow, ResearchStudy
 from bot.model.store import (
+    AnswerGroup,
     DuplicateScheduleError,
     DuplicateStudyError,
     NameTakenError,
     NotFoundError,
+    RespondentGroup,
 )
 from storage import hot_path as hot
 from storage import models as m
@@ -668,6 +684,87 @@ class SqlStore(MirrorTables):
             for answer, user_id in rows
         ]
 
+    async def answer_groups(self, round_id: int) -> list[AnswerGroup]:
+        """The round's answers counted per distinct (ranking, teams), by the database.
+
+        At most rankings x team combinations rows come back, so the read costs the
+        database's scan and no Python object per answer (see ``_count_answers``)."""
+        counted = await self._count_answers(round_id, ranking=True)
+        ordered = sorted(counted.items(), key=lambda item: item[1][1])
+        return [AnswerGroup(ranking or (), teams, n) for (ranking, teams, _), (n, _) in ordered]
+
+    async def respondent_groups(
+        self, round_id: int, also_answered: Sequence[int] = ()
+    ) -> list[RespondentGroup]:
+        counted = await self._count_answers(round_id, ranking=False, also=also_answered)
+        return [RespondentGroup(teams, also, n) for (_, teams, also), (n, _) in counted.items()]
+
+    async def _count_answers(
+        self, round_id: int, *, ranking: bool, also: Sequence[int] = ()
+    ) -> dict[tuple[tuple[int, ...] | None, tuple[str, ...], tuple[bool, ...]], tuple[int, int]]:
+        """A round's answers counted per (ranking if asked, the person's teams, which of the
+        ``also`` rounds they answered too): count and first answer id (of that ranking).
+
+        Two grouped queries, so that the database does one join per answer and sorts once:
+        the answers joined with their person's team memberships, counted per (team,
+        ranking, ...): a person in one team (or none) lands in exactly one row; and the
+        answers of people in several teams, counted per (their teams, ranking, ...). The
+        first gives the single-team and no-team counts once the second's are taken off.
+        The cost grows with the answers (plus the people in several teams), never the
+        Python work, which is per counted row."""
+        fields = _answer_fields(round_id, ranking, also)
+        flags = [f"also_{i}" for i in range(len(also))]
+        by_team = fields.add_columns(m.TeamMember.team_id.label("team")).outerjoin(
+            m.TeamMember, m.TeamMember.person_id == m.Answer.person_id
+        )
+        several = (
+            select(
+                m.TeamMember.person_id.label("person_id"),
+                func.aggregate_strings(m.Team.name, _TEAM_SEPARATOR).label("teams"),
+            )
+            .join(m.Team, m.Team.id == m.TeamMember.team_id)
+            .where(
+                m.TeamMember.person_id.in_(
+                    select(m.TeamMember.person_id)
+                    .group_by(m.TeamMember.person_id)
+                    .having(func.count() > 1)
+                )
+            )
+            .group_by(m.TeamMember.person_id)
+            .subquery()
+        )
+        by_teams = fields.add_columns(several.c.teams).join(
+            several, several.c.person_id == m.Answer.person_id
+        )
+        async with self._engine.connect() as connection:
+            team_rows = (await connection.execute(_grouped(by_team, "team", flags))).all()
+            multi_rows = (await connection.execute(_grouped(by_teams, "teams", flags))).all()
+            ids = {row[0] for row in team_rows if row[0] is not None}
+            found = await connection.execute(
+                select(m.Team.id, m.Team.name).where(m.Team.id.in_(ids))
+            )
+            names = {int(team_id): str(name) for team_id, name in found}
+        first: dict[tuple[int, ...] | None, int] = {}
+        counts: dict[tuple[tuple[int, ...] | None, tuple[str, ...], tuple[bool, ...]], int] = {}
+
+        def key(row: Row[Any]) -> tuple[tuple[int, ...] | None, tuple[bool, ...]]:
+            # The same ranking may be spelled two ways in JSON: normalise, then add up.
+            parsed = tuple(int(x) for x in json.loads(row.ranking)) if ranking else None
+            return parsed, tuple(bool(getattr(row, flag)) for flag in flags)
+
+        for row in team_rows:
+            parsed, also_flags = key(row)
+            one: tuple[str, ...] = () if row.team is None else (names[row.team],)
+            counts[(parsed, one, also_flags)] = counts.get((parsed, one, also_flags), 0) + row.n
+            first[parsed] = min(first.get(parsed, row.first), row.first)
+        for row in multi_rows:
+            parsed, also_flags = key(row)
+            teams = _team_tuple(row.teams)
+            counts[(parsed, teams, also_flags)] = counts.get((parsed, teams, also_flags), 0) + row.n
+            for name in teams:  # counted once per team in the first query: take those off
+                counts[(parsed, (name,), also_flags)] -= row.n
+        return {k: (n, first[k[0]]) for k, n in counts.items() if n > 0}
+
     async def answer_of(self, round_id: int, person_id: int) -> AnswerRecord | None:
         async with self._engine.connect() as connection:
             row = (
@@ -1230,6 +1327,40 @@ async def _attribute_ids(session: AsyncSession, workspace_id: int) -> dict[str, 
         select(m.Attribute.name, m.Attribute.id).where(m.Attribute.workspace_id == workspace_id)
     )
     return {name.lower(): attribute_id for name, attribute_id in rows.all()}
+
+
+_TEAM_SEPARATOR = "\x1f"  # a control character: never part of a team name
+
+
+def _answer_fields(round_id: int, ranking: bool, also: Sequence[int]) -> Select[Any]:
+    """The round's answers with their id, ranking (as text) if asked, and a 0/1 column
+    ``also_i`` per earlier round: whether the same person answered it too."""
+    columns: list[Any] = [m.Answer.id.label("id")]
+    if ranking:
+        columns.append(cast(m.Answer.ranking, Text).label("ranking"))
+    query = select(*columns).where(m.Answer.round_id == round_id)
+    for i, other in enumerate(also):
+        earlier = aliased(m.Answer)
+        query = query.outerjoin(
+            earlier, and_(earlier.person_id == m.Answer.person_id, earlier.round_id == other)
+        ).add_columns(case((earlier.id.is_(None), 0), else_=1).label(f"also_{i}"))
+    return query
+
+
+def _grouped(rows: Select[Any], teams: str, flags: Sequence[str]) -> Select[Any]:
+    """Count the rows per (teams column, ranking if there, flags), in a subquery so that
+    both databases group by plain columns."""
+    inner = rows.subquery()
+    keys = [inner.c[teams], *(inner.c[flag] for flag in flags)]
+    if "ranking" in inner.c:
+        keys.append(inner.c.ranking)
+    return select(*keys, func.count().label("n"), func.min(inner.c.id).label("first")).group_by(
+        *keys
+    )
+
+
+def _team_tuple(joined: str | None) -> tuple[str, ...]:
+    return tuple(sorted(joined.split(_TEAM_SEPARATOR))) if joined else ()
 
 
 async def _team_names_by_person(

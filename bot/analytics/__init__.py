@@ -14,12 +14,13 @@ from bot.analytics.alignment import (
     share_exact_top_k,
     top_k_hits,
 )
-from bot.analytics.analysis import analyse
+from bot.analytics.analysis import analyse, analyse_counts
 from bot.analytics.customers import CustomerProfile, customer_profile
 from bot.analytics.ranks import RankMatrix, consensus_order, rank_matrix
 from bot.analytics.results import (
     Analysis,
     Answer,
+    AnswerCount,
     AnswerLike,
     GroupResult,
     SegmentResult,
@@ -51,6 +52,7 @@ from bot.analytics.trend import Trend, compare
 __all__ = [
     "Analysis",
     "Answer",
+    "AnswerCount",
     "AnswerLike",
     "Concordance",
     "Correlations",
@@ -65,6 +67,7 @@ __all__ = [
     "Surprise",
     "Trend",
     "analyse",
+    "analyse_counts",
     "chance_corrected_score",
     "compare",
     "compare_shares",

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bot.analytics.lazy import scipy_stats
-from bot.analytics.ranks import FloatMatrix
+from bot.analytics.ranks import FloatMatrix, IntVector, expand_rows
 
 PERMUTATION_BELOW = 20  # the chi-square approximation is poor for few raters
 
@@ -35,8 +35,11 @@ class Concordance:
     permutation_p: float | None
 
 
-def tie_sum(ranks: FloatMatrix) -> float:
-    """Σ over raters and tie groups of (t³ − t); vectorised, no loop over raters."""
+def tie_sum(ranks: FloatMatrix, weights: IntVector | None = None) -> float:
+    """Σ over raters and tie groups of (t³ − t); vectorised, no loop over raters.
+
+    With ``weights`` row j stands for ``weights[j]`` raters with the same ranks. Every term
+    is an integer, so the weighted sum is exact and equals the sum over repeated rows."""
     m, n = ranks.shape
     if m == 0 or n == 0:
         return 0.0
@@ -47,7 +50,10 @@ def tie_sum(ranks: FloatMatrix) -> float:
     starts[:, 1:] = ~np.isclose(ordered[:, 1:], ordered[:, :-1])
     run_starts = np.flatnonzero(starts.ravel())
     lengths = np.diff(np.append(run_starts, m * n)).astype(np.float64)
-    return float(np.sum(lengths**3 - lengths))
+    if weights is None:
+        return float(np.sum(lengths**3 - lengths))
+    per_row = np.bincount(run_starts // n, weights=lengths**3 - lengths, minlength=m)
+    return float(np.sum(per_row * weights))
 
 
 def _statistic(rank_sums: NDArray[np.float64], denominator: float) -> NDArray[np.float64]:
@@ -55,23 +61,38 @@ def _statistic(rank_sums: NDArray[np.float64], denominator: float) -> NDArray[np
     return np.asarray(12.0 * np.sum(deviations**2, axis=-1) / denominator, dtype=np.float64)
 
 
-def kendall_w(ranks: FloatMatrix, *, permutations: int = 2000, seed: int | None = 0) -> Concordance:
-    """Kendall's W of an m×n rank matrix (rows = respondents), tie-corrected."""
-    m, n = ranks.shape
+def kendall_w(
+    ranks: FloatMatrix,
+    *,
+    permutations: int = 2000,
+    seed: int | None = 0,
+    weights: IntVector | None = None,
+) -> Concordance:
+    """Kendall's W of an m×n rank matrix (rows = respondents), tie-corrected.
+
+    ``weights``: row j stands for ``weights[j]`` respondents (None: one each). W and its
+    chi-square test come from the weighted rank sums and tie sums, which are exact, so they
+    equal W of the matrix with every row repeated; the permutation test (below 20
+    respondents) shuffles the repeated rows."""
+    n = ranks.shape[1]
+    m = ranks.shape[0] if weights is None else int(weights.sum())
     df = max(n - 1, 0)
     none = Concordance(None, None, df, None, None)
     if m < 2 or n < 2:
         return none
-    denominator = m * m * (n**3 - n) - m * tie_sum(ranks)
+    denominator = m * m * (n**3 - n) - m * tie_sum(ranks, weights)
     if denominator <= 1e-9 * m * m * (n**3 - n):
         return none
-    w = float(_statistic(ranks.sum(axis=0), denominator))
+    rank_sums = ranks.sum(axis=0) if weights is None else weights @ ranks
+    w = float(_statistic(rank_sums, denominator))
     w = min(max(w, 0.0), 1.0)  # float noise only; W is in [0, 1] by construction
     chi2 = m * (n - 1) * w
     p_value = float(scipy_stats().chi2.sf(chi2, df))
     permutation_p = None
     if m < PERMUTATION_BELOW and permutations > 0:
-        permutation_p = _permutation_p(ranks, w, denominator, permutations, seed)
+        permutation_p = _permutation_p(
+            expand_rows(ranks, weights), w, denominator, permutations, seed
+        )
     return Concordance(w, chi2, df, p_value, permutation_p)
 
 

@@ -101,4 +101,7 @@ def share_exact_top_k(
     best_rest = ranks[:, rest].min(axis=1) if rest else np.full(matrix.respondents, np.inf)
     # Named ranks are distinct and beat every unnamed one, so "all customer-top attributes
     # named and ranked above everything else compared" means exactly that set.
-    return float(np.mean(all_named & (worst_top < best_rest)))
+    exact = all_named & (worst_top < best_rest)
+    if matrix.weights is None:
+        return float(np.mean(exact))
+    return float(int(matrix.weights @ exact) / matrix.respondents)

@@ -13,7 +13,15 @@ from bot.analytics.agreement import kendall_w
 from bot.analytics.alignment import rank_correlations, rbo_ext, share_exact_top_k, top_k_hits
 from bot.analytics.customers import CustomerProfile, customer_profile
 from bot.analytics.ranks import RankMatrix, consensus_order, rank_matrix
-from bot.analytics.results import Analysis, Answer, AnswerLike, GroupResult, SegmentResult, Settings
+from bot.analytics.results import (
+    Analysis,
+    Answer,
+    AnswerCount,
+    AnswerLike,
+    GroupResult,
+    SegmentResult,
+    Settings,
+)
 from bot.analytics.score import GroupDraws, component_score, group_draws, score_from_draws
 from bot.analytics.surprises import (
     ShareComparison,
@@ -53,12 +61,48 @@ def analyse(
     shares are tested against each respondent's first 3 (with a poll k below 3 there is no
     such share, and no test).
     """
-    settings = settings or Settings()
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    kept = _latest(answers)
+    names = tuple(attributes)
+    return _analyse(names, kept, rank_matrix(names, [r for _, r in kept]), studies, k, settings)
+
+
+def analyse_counts(
+    attributes: Sequence[str],
+    counts: Sequence[AnswerCount],
+    studies: Studies | None = None,
+    *,
+    k: int = 3,
+    settings: Settings | None = None,
+) -> Analysis:
+    """:func:`analyse` for answers already counted: each :class:`AnswerCount` stands for
+    ``count`` respondents with the same teams and ranking.
+
+    Time and memory grow with the number of distinct (teams, ranking) rows, not with the
+    respondents. Every figure that does not come from random draws (counts, shares, mean
+    ranks, Kendall's W and its chi-square test, the score, the share tests and q-values) is
+    the same as :func:`analyse` gives on one answer per respondent; the permutation tests
+    and the bootstrap are drawn from the same distributions (for groups of more than 50
+    respondents the score's null is even the same draw)."""
     if k < 1:
         raise ValueError("k must be at least 1")
     names = tuple(attributes)
-    kept = _latest(answers)
-    matrix = rank_matrix(names, [ranking for _, ranking in kept])
+    kept = [(tuple(c.teams), tuple(c.ranking)) for c in counts]
+    weights = np.fromiter((c.count for c in counts), dtype=np.int64, count=len(counts))
+    matrix = rank_matrix(names, [r for _, r in kept], weights)
+    return _analyse(names, kept, matrix, studies, k, settings)
+
+
+def _analyse(
+    names: tuple[str, ...],
+    kept: Sequence[tuple[tuple[str, ...], tuple[str, ...]]],
+    matrix: RankMatrix,
+    studies: Studies | None,
+    k: int,
+    settings: Settings | None,
+) -> Analysis:
+    settings = settings or Settings()
     profiles = _profiles(names, studies or {}, k)
     overall = _group(matrix, profiles, k, settings)
     if overall is None:
@@ -119,7 +163,7 @@ def _group(
     if matrix.respondents < max(settings.min_group_size, 1):
         return None
     consensus, mean = consensus_order(matrix, k)
-    counts = _guarded(matrix.top_k(k).sum(axis=0), matrix.respondents, settings)
+    counts = _guarded(matrix.top_k_counts(k), matrix.respondents, settings)
     names = matrix.attributes
     partial: list[Part] = [
         (segment, study, profile, tuple(a for a in names if a in profile.ranks))
@@ -137,7 +181,12 @@ def _group(
         employee_top_k_share={
             a: float(c) / matrix.respondents for a, c in zip(names, counts, strict=True)
         },
-        concordance=kendall_w(matrix.ranks, permutations=settings.permutations, seed=settings.seed),
+        concordance=kendall_w(
+            matrix.ranks,
+            permutations=settings.permutations,
+            seed=settings.seed,
+            weights=matrix.weights,
+        ),
         segments=segments,
     )
 
@@ -156,7 +205,7 @@ def _surprises(
         return []  # nobody named a top 3 to compare with the customers' top-3 shares
     # A top-3 study measured customers' top 3: compare it with the staff's top 3, whatever k.
     # Guarded like every published share: a surprise's staff share must not read 100% either.
-    counts = _guarded(matrix.top_k(TOP3).sum(axis=0), matrix.respondents, settings)
+    counts = _guarded(matrix.top_k_counts(TOP3), matrix.respondents, settings)
     count_of = dict(zip(matrix.attributes, counts.tolist(), strict=True))
     comparisons: list[ShareComparison] = []
     for _, _, profile, compared in parts:
@@ -191,7 +240,9 @@ def _segment(
     hits = top_k_hits(staff[:top], profile.top(top))
     columns = [matrix.attributes.index(a) for a in compared]
     if compared not in draws:
-        draws[compared] = group_draws(matrix.ranks[:, columns], settings.score_draws, settings.seed)
+        draws[compared] = group_draws(
+            matrix.ranks[:, columns], settings.score_draws, settings.seed, matrix.weights
+        )
     score = score_from_draws(draws[compared], np.array([profile.ranks[a] for a in compared]), top)
     share_test = profile.measured and k >= TOP3
     return SegmentResult(

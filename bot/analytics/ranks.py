@@ -26,21 +26,33 @@ class RankMatrix:
 
     ``ranks[j, i]`` is respondent j's rank of attribute i (1 = most valued); ``listed[j, i]``
     says whether respondent j named attribute i at all (unnamed ones hold the tied mean rank).
+
+    With ``weights`` a row stands for ``weights[j]`` respondents who gave the same answer
+    (answers counted in the database: a few thousand distinct rows however many people
+    answered). Every figure is then computed from the weighted rows; because ranks are
+    multiples of ½, weighted sums are exact and equal the sums over one row per respondent.
     """
 
     attributes: tuple[str, ...]
     ranks: FloatMatrix
     listed: BoolMatrix
     lengths: IntVector  # how many attributes each respondent named
+    weights: IntVector | None = None  # respondents per row; None: one each
 
     @property
     def respondents(self) -> int:
-        return int(self.ranks.shape[0])
+        if self.weights is None:
+            return int(self.ranks.shape[0])
+        return int(self.weights.sum())
 
     def rows(self, index: NDArray[np.intp]) -> RankMatrix:
         """The same matrix restricted to some respondents (e.g. one team)."""
         return RankMatrix(
-            self.attributes, self.ranks[index], self.listed[index], self.lengths[index]
+            self.attributes,
+            self.ranks[index],
+            self.listed[index],
+            self.lengths[index],
+            None if self.weights is None else self.weights[index],
         )
 
     def top_k(self, k: int) -> BoolMatrix:
@@ -49,16 +61,55 @@ class RankMatrix:
         # can itself be ≤ k, and those were not chosen.
         return self.listed & (self.ranks <= k)
 
+    def top_k_counts(self, k: int) -> IntVector:
+        """How many respondents put each attribute in their top k (vector of length n)."""
+        chosen = self.top_k(k)
+        if self.weights is None:
+            return np.asarray(chosen.sum(axis=0), dtype=np.int64)
+        return np.asarray(self.weights @ chosen.astype(np.int64), dtype=np.int64)
+
     def top_k_share(self, k: int) -> FloatMatrix:
         """Share of respondents who put each attribute in their top k (vector of length n)."""
         if self.respondents == 0:
             return np.zeros(len(self.attributes))
-        return np.asarray(self.top_k(k).mean(axis=0), dtype=np.float64)
+        if self.weights is None:
+            return np.asarray(self.top_k(k).mean(axis=0), dtype=np.float64)
+        return np.asarray(self.top_k_counts(k) / self.respondents, dtype=np.float64)
+
+    def mean_ranks(self) -> FloatMatrix:
+        """Each attribute's mean rank over the respondents (vector of length n)."""
+        return mean_rows(self.ranks, self.weights)
+
+    def expanded(self) -> FloatMatrix:
+        """The rank matrix with one row per respondent (weighted rows repeated)."""
+        return expand_rows(self.ranks, self.weights)
 
 
-def rank_matrix(attributes: Sequence[str], answers: Sequence[Sequence[str]]) -> RankMatrix:
+def mean_rows(ranks: FloatMatrix, weights: IntVector | None) -> FloatMatrix:
+    """Column means of a (weighted) rank matrix: sum / respondents, as ``ranks.mean(axis=0)``.
+
+    Ranks are multiples of ½, so the weighted sum is exact and the mean equals the
+    unweighted mean over the repeated rows to the last bit."""
+    if weights is None:
+        return np.asarray(ranks.mean(axis=0), dtype=np.float64)
+    return np.asarray((weights @ ranks) / int(weights.sum()), dtype=np.float64)
+
+
+def expand_rows(ranks: FloatMatrix, weights: IntVector | None) -> FloatMatrix:
+    """One row per respondent: each row repeated by its weight (for small groups only)."""
+    if weights is None:
+        return ranks
+    return np.asarray(np.repeat(ranks, weights, axis=0), dtype=np.float64)
+
+
+def rank_matrix(
+    attributes: Sequence[str],
+    answers: Sequence[Sequence[str]],
+    weights: Sequence[int] | IntVector | None = None,
+) -> RankMatrix:
     """Build the m×n rank matrix from ordered answers (best first, distinct, non-empty).
 
+    ``weights``: how many respondents gave each answer (each at least 1); None: one each.
     Raises ``ValueError`` naming the first bad answer: an unknown attribute, a repeated one,
     or an empty answer.
     """
@@ -89,7 +140,12 @@ def rank_matrix(attributes: Sequence[str], answers: Sequence[Sequence[str]]) -> 
     repeated = np.flatnonzero(listed.sum(axis=1) != lengths)
     if repeated.size:
         raise ValueError(f"answer {int(repeated[0])} names an attribute twice")
-    return RankMatrix(names, ranks, listed, lengths)
+    if weights is None:
+        return RankMatrix(names, ranks, listed, lengths)
+    counts = np.asarray(weights, dtype=np.int64)
+    if counts.shape != (m,) or (m and counts.min() < 1):
+        raise ValueError("weights must give a count of at least 1 for every answer")
+    return RankMatrix(names, ranks, listed, lengths, counts)
 
 
 def consensus_order(matrix: RankMatrix, k: int) -> tuple[tuple[str, ...], FloatMatrix]:
@@ -102,7 +158,7 @@ def consensus_order(matrix: RankMatrix, k: int) -> tuple[tuple[str, ...], FloatM
     if matrix.respondents == 0:
         mean = np.full(len(names), np.nan)
         return tuple(sorted(names)), mean
-    mean = np.asarray(matrix.ranks.mean(axis=0), dtype=np.float64)
+    mean = matrix.mean_ranks()
     share = matrix.top_k_share(k)
     alphabetical = np.argsort(np.argsort(np.array(names, dtype=object)))
     # Round away float noise so equal mean ranks really tie and fall to the next key.

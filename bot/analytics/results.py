@@ -25,6 +25,19 @@ AnswerLike = Answer | tuple[str, Sequence[str], Sequence[str]]
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerCount:
+    """``count`` respondents who belong to the same teams and gave the same ranking.
+
+    A round's answers counted this way (in the database, one row per distinct pair) are all
+    the figures need: at most distinct rankings × team combinations rows, however many
+    people answered."""
+
+    teams: tuple[str, ...]
+    ranking: tuple[str, ...]
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     alpha: float = 0.05  # false discovery rate for surprises
     min_gap: float = 0.15  # smallest share gap worth reporting (15 percentage points)

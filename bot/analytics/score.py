@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from bot.analytics.ranks import FloatMatrix
+from bot.analytics.ranks import FloatMatrix, IntVector, expand_rows, mean_rows
 
 EXACT_NULL_CELLS = 300_000  # draws × respondents × attributes shuffled one by one at most
 _TIE_DECIMALS = 9  # mean ranks equal up to float noise are ties
@@ -123,13 +123,27 @@ class GroupDraws:
     bootstrap: FloatMatrix  # draws × n
 
 
-def group_draws(ranks: FloatMatrix, draws: int = 500, seed: int | None = 0) -> GroupDraws:
-    """Draw the null and bootstrap mean ranks of a respondents × attributes rank matrix."""
+def group_draws(
+    ranks: FloatMatrix,
+    draws: int = 500,
+    seed: int | None = 0,
+    weights: IntVector | None = None,
+) -> GroupDraws:
+    """Draw the null and bootstrap mean ranks of a respondents × attributes rank matrix.
+
+    ``weights``: row j stands for ``weights[j]`` respondents with the same answer (None: one
+    each). The observed mean ranks are exact either way. Small groups are expanded to one
+    row per respondent and drawn exactly as without weights; for large groups the null does
+    not depend on the answers and the bootstrap's normal limit needs only the weighted mean
+    and covariance, so nothing is expanded."""
     rng = np.random.default_rng(seed)
+    m = ranks.shape[0] if weights is None else int(weights.sum())
+    exact = draws * m * ranks.shape[1] <= EXACT_NULL_CELLS
+    rows = expand_rows(ranks, weights) if exact else ranks
     return GroupDraws(
-        np.asarray(ranks.mean(axis=0), dtype=np.float64),
-        _null_mean_ranks(ranks, draws, rng),
-        _bootstrap_mean_ranks(ranks, draws, rng),
+        mean_rows(ranks, weights),
+        _null_mean_ranks(rows, draws, rng, m),
+        _bootstrap_mean_ranks(rows, draws, rng, None if exact else weights),
     )
 
 
@@ -182,9 +196,12 @@ def score_from_draws(
     )
 
 
-def _null_mean_ranks(ranks: FloatMatrix, draws: int, rng: np.random.Generator) -> FloatMatrix:
-    """Mean rank vectors of ``draws`` groups whose every answer was shuffled."""
-    m, n = ranks.shape
+def _null_mean_ranks(
+    ranks: FloatMatrix, draws: int, rng: np.random.Generator, m: int
+) -> FloatMatrix:
+    """Mean rank vectors of ``draws`` groups of ``m`` respondents whose every answer was
+    shuffled (``ranks`` holds one row per respondent when the group is small)."""
+    n = ranks.shape[1]
     if draws * m * n <= EXACT_NULL_CELLS:
         shuffled = rng.permuted(np.broadcast_to(ranks, (draws, m, n)), axis=2)
         return np.asarray(shuffled.mean(axis=1), dtype=np.float64)
@@ -193,16 +210,24 @@ def _null_mean_ranks(ranks: FloatMatrix, draws: int, rng: np.random.Generator) -
     return rng.permuted(np.tile(np.arange(1.0, n + 1), (draws, 1)), axis=1)
 
 
-def _bootstrap_mean_ranks(ranks: FloatMatrix, draws: int, rng: np.random.Generator) -> FloatMatrix:
+def _bootstrap_mean_ranks(
+    ranks: FloatMatrix, draws: int, rng: np.random.Generator, weights: IntVector | None
+) -> FloatMatrix:
     """Mean rank vectors of ``draws`` resamples of the respondents (with replacement)."""
-    m, n = ranks.shape
+    n = ranks.shape[1]
+    m = ranks.shape[0] if weights is None else int(weights.sum())
     if draws * m * n <= EXACT_NULL_CELLS:
         picks = rng.integers(0, m, size=(draws, m))
         return np.asarray(ranks[picks].mean(axis=1), dtype=np.float64)
     # Large groups: the resampled mean is normal with the sample covariance / m (the CLT),
-    # which costs n² instead of m·n per draw.
-    covariance = np.cov(ranks, rowvar=False) / m
-    return rng.multivariate_normal(ranks.mean(axis=0), covariance, size=draws, method="eigh")
+    # which costs n² instead of m·n per draw. Weighted rows are frequency weights: the same
+    # covariance as the repeated rows.
+    if weights is None:
+        covariance = np.cov(ranks, rowvar=False) / m
+    else:
+        covariance = np.cov(ranks, rowvar=False, fweights=weights) / m
+    mean = mean_rows(ranks, weights)
+    return rng.multivariate_normal(mean, covariance, size=draws, method="eigh")
 
 
 def to_score(agreement: float, maximum: float) -> int:

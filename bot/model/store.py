@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -63,6 +64,25 @@ class DuplicateScheduleError(ValueError):
             f"there is a schedule called '{name}' already: give this one another name with "
             "name:NAME; nothing was added"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerGroup:
+    """``count`` answers of a round with the same ranking from people in the same teams."""
+
+    ranking: tuple[int, ...]  # attribute ids, best first
+    teams: tuple[str, ...]  # the respondents' team names, sorted
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class RespondentGroup:
+    """``count`` respondents of a round in the same teams who also answered the same of
+    the earlier rounds asked about (``also[i]``: answered ``also_answered[i]``)."""
+
+    teams: tuple[str, ...]  # sorted team names
+    also: tuple[bool, ...]
+    count: int
 
 
 class Store(MirrorStore, Protocol):
@@ -218,6 +238,20 @@ class Store(MirrorStore, Protocol):
         ...
 
     async def answers_for_round(self, round_id: int) -> list[AnswerRecord]: ...
+
+    async def answer_groups(self, round_id: int) -> list[AnswerGroup]:
+        """The round's answers counted per distinct (ranking, respondent's teams), in the
+        database: a few thousand rows however many people answered. In the order of the first
+        answer with each ranking, so names first appear in the order ``answers_for_round``
+        gives them."""
+        ...
+
+    async def respondent_groups(
+        self, round_id: int, also_answered: Sequence[int] = ()
+    ) -> list[RespondentGroup]:
+        """The round's respondents counted per (teams, which of ``also_answered`` rounds
+        they answered too), in the database; for disclosure control across rounds."""
+        ...
 
     async def answer_of(self, round_id: int, person_id: int) -> AnswerRecord | None: ...
 

@@ -68,13 +68,37 @@ def decide(
     if answers stayed the same between rounds).
     """
     people = tuple(teams_of)
-    groups = _member_sets(people, teams_of)
+    previous = [(_mask(people, ids), len(ids)) for ids in earlier]
+    return decide_counted(
+        [teams_of[p] for p in people], np.ones(len(people), dtype=np.int64), minimum, previous
+    )
+
+
+def decide_counted(
+    teams: Sequence[Sequence[str]],
+    counts: Sequence[int] | NDArray[np.int64],
+    minimum: int,
+    earlier: Sequence[tuple[Sequence[bool] | NDArray[np.bool_], int]] = (),
+) -> Verdicts:
+    """:func:`decide` for respondents counted in rows: row i stands for ``counts[i]`` people
+    who belong to ``teams[i]`` and to the same earlier groups.
+
+    ``earlier``: per group an earlier round published, which rows are in it and how many
+    people it had in all (some may not have answered this round). Every rule sums people
+    over rows, so rows of people who are alike in all these respects give exactly the
+    verdicts of one row per person, with work that grows with the rows, not the people.
+    """
+    weights = np.asarray(counts, dtype=np.int64)
+    groups = _member_sets(teams)
     verdicts = {
-        name: PUBLISHED if int(members.sum()) >= max(minimum, 1) else Verdict(False, TOO_FEW)
+        name: PUBLISHED if _size(members, weights) >= max(minimum, 1) else Verdict(False, TOO_FEW)
         for name, members in groups.items()
     }
-    previous = [_mask(people, ids) for ids in earlier]
-    while (leak := _leak(groups, verdicts, minimum, previous)) is not None:
+    previous = []
+    for rows, size in earlier:
+        mask = np.asarray(rows, dtype=np.bool_)
+        previous.append((mask, size - _size(mask, weights)))
+    while (leak := _leak(groups, weights, verdicts, minimum, previous)) is not None:
         verdicts[leak] = Verdict(False, HIDDEN)
     if not verdicts[ORGANISATION].published:
         # Every report starts from the organisation; without it no team is shown either.
@@ -84,33 +108,36 @@ def decide(
     return Verdicts(verdicts)
 
 
-def _member_sets(
-    people: Sequence[str], teams_of: Mapping[str, Sequence[str]]
-) -> dict[str, NDArray[np.bool_]]:
-    # Few distinct team combinations, many people: number the combinations in one pass,
+def _size(members: NDArray[np.bool_], weights: NDArray[np.int64]) -> int:
+    """How many people the marked rows stand for."""
+    return int(weights @ members)
+
+
+def _member_sets(teams: Sequence[Sequence[str]]) -> dict[str, NDArray[np.bool_]]:
+    # Few distinct team combinations, many rows: number the combinations in one pass,
     # then build each team's membership with vector operations.
     patterns: dict[tuple[str, ...], int] = {}
     codes = np.fromiter(
-        (patterns.setdefault(tuple(teams_of[p]), len(patterns)) for p in people),
+        (patterns.setdefault(tuple(found), len(patterns)) for found in teams),
         dtype=np.intp,
-        count=len(people),
+        count=len(teams),
     )
-    groups = {ORGANISATION: np.ones(len(people), dtype=np.bool_)}
-    for teams, code in patterns.items():
+    groups = {ORGANISATION: np.ones(len(teams), dtype=np.bool_)}
+    for names, code in patterns.items():
         members = codes == code
-        for team in teams:
-            groups[team] = groups.get(team, np.zeros(len(people), dtype=np.bool_)) | members
+        for team in names:
+            groups[team] = groups.get(team, np.zeros(len(teams), dtype=np.bool_)) | members
     return groups
 
 
-def _mask(people: Sequence[str], ids: frozenset[str]) -> tuple[NDArray[np.bool_], int]:
-    """An earlier group over this round's respondents, and how many of it are not among them."""
-    mask = np.fromiter((person in ids for person in people), dtype=np.bool_, count=len(people))
-    return mask, len(ids) - int(mask.sum())
+def _mask(people: Sequence[str], ids: frozenset[str]) -> NDArray[np.bool_]:
+    """An earlier group over this round's respondents."""
+    return np.fromiter((person in ids for person in people), dtype=np.bool_, count=len(people))
 
 
 def _leak(
     groups: Mapping[str, NDArray[np.bool_]],
+    weights: NDArray[np.int64],
     verdicts: Mapping[str, Verdict],
     minimum: int,
     previous: Sequence[tuple[NDArray[np.bool_], int]],
@@ -118,13 +145,13 @@ def _leak(
     """The group to hide next, or None when no published difference is too small."""
     shown = sorted(
         (name for name, verdict in verdicts.items() if verdict.published),
-        key=lambda name: (int(groups[name].sum()), name),
+        key=lambda name: (_size(groups[name], weights), name),
     )
     for finder in (_pair_leak, _atom_leak):
-        found = finder(groups, shown, minimum)
+        found = finder(groups, weights, shown, minimum)
         if found is not None:
             return found
-    return _earlier_leak(groups, shown, minimum, previous)
+    return _earlier_leak(groups, weights, shown, minimum, previous)
 
 
 def _small(count: int, minimum: int) -> bool:
@@ -132,7 +159,10 @@ def _small(count: int, minimum: int) -> bool:
 
 
 def _pair_leak(
-    groups: Mapping[str, NDArray[np.bool_]], shown: Sequence[str], minimum: int
+    groups: Mapping[str, NDArray[np.bool_]],
+    weights: NDArray[np.int64],
+    shown: Sequence[str],
+    minimum: int,
 ) -> str | None:
     """Two published groups that nest or overlap, where either minus the other is too small.
 
@@ -143,13 +173,16 @@ def _pair_leak(
             b = groups[large]
             if not (a & b).any():
                 continue  # disjoint groups: a difference tells nothing about either
-            if _small(int((a & ~b).sum()), minimum) or _small(int((b & ~a).sum()), minimum):
+            if _small(_size(a & ~b, weights), minimum) or _small(_size(b & ~a, weights), minimum):
                 return small
     return None
 
 
 def _atom_leak(
-    groups: Mapping[str, NDArray[np.bool_]], shown: Sequence[str], minimum: int
+    groups: Mapping[str, NDArray[np.bool_]],
+    weights: NDArray[np.int64],
+    shown: Sequence[str],
+    minimum: int,
 ) -> str | None:
     """A set of people too small to show whose total some combination of published groups
     gives: e.g. the organisation minus the union of its published, disjoint teams.
@@ -160,7 +193,7 @@ def _atom_leak(
     part in that combination is hidden."""
     if not shown:
         return None
-    atoms, sizes = _atoms(np.stack([groups[name] for name in shown]))
+    atoms, sizes = _atoms(np.stack([groups[name] for name in shown]), weights)
     atom_by_group = atoms.astype(np.float64)
     for index in np.flatnonzero(sizes < minimum):
         combination = _combination_for(atom_by_group, int(index))
@@ -169,16 +202,26 @@ def _atom_leak(
     return None
 
 
-def _atoms(matrix: NDArray[np.bool_]) -> tuple[NDArray[np.bool_], NDArray[np.intp]]:
-    """The distinct membership patterns (atoms x groups) of a groups x people matrix, and
-    how many people have each."""
+def _atoms(
+    matrix: NDArray[np.bool_], weights: NDArray[np.int64]
+) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+    """The distinct membership patterns (atoms x groups) of a groups x rows matrix, and
+    how many people (the rows' weights added up) have each."""
     if matrix.shape[0] > 62:
-        atoms, sizes = np.unique(matrix.T, axis=0, return_counts=True)
-        return atoms, sizes
-    # One integer per person, a bit per group: far faster than unique rows at 100,000 people.
+        atoms, inverse = np.unique(matrix.T, axis=0, return_inverse=True)
+        return atoms, _weighted_counts(inverse, weights, len(atoms))
+    # One integer per row, a bit per group: far faster than unique rows at 100,000 people.
     bits = np.left_shift(np.int64(1), np.arange(matrix.shape[0], dtype=np.int64))
-    codes, sizes = np.unique(bits @ matrix.astype(np.int64), return_counts=True)
-    return (codes[:, None] & bits[None, :]) != 0, sizes
+    codes, inverse = np.unique(bits @ matrix.astype(np.int64), return_inverse=True)
+    return (codes[:, None] & bits[None, :]) != 0, _weighted_counts(inverse, weights, len(codes))
+
+
+def _weighted_counts(
+    inverse: NDArray[np.intp], weights: NDArray[np.int64], size: int
+) -> NDArray[np.int64]:
+    totals = np.zeros(size, dtype=np.int64)
+    np.add.at(totals, np.ravel(inverse), weights)
+    return totals
 
 
 def _combination_for(atom_by_group: NDArray[np.float64], atom: int) -> NDArray[np.float64] | None:
@@ -194,6 +237,7 @@ def _combination_for(atom_by_group: NDArray[np.float64], atom: int) -> NDArray[n
 
 def _earlier_leak(
     groups: Mapping[str, NDArray[np.bool_]],
+    weights: NDArray[np.int64],
     shown: Sequence[str],
     minimum: int,
     previous: Sequence[tuple[NDArray[np.bool_], int]],
@@ -201,7 +245,8 @@ def _earlier_leak(
     for name in shown:
         now = groups[name]
         for before, gone in previous:
-            added, dropped = int((now & ~before).sum()), int((before & ~now).sum()) + gone
+            added = _size(now & ~before, weights)
+            dropped = _size(before & ~now, weights) + gone
             if not (now & before).any():
                 continue
             if (dropped == 0 and _small(added, minimum)) or (

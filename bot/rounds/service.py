@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bot.analytics import Analysis, analyse, customer_profile
+from bot.analytics import Analysis, AnswerCount, analyse_counts, customer_profile
 from bot.analytics import Settings as AnalysisSettings
 from bot.model.defaults import DEFAULT_QUESTION
 from bot.model.domain import (
@@ -24,7 +24,6 @@ from bot.model.domain import (
 from bot.model.mirror import CustomerAgreement
 from bot.model.ports import ChatPort
 from bot.model.records import (
-    AnswerRecord,
     AttributeInfo,
     NewOutboxItem,
     OutboxKind,
@@ -35,7 +34,7 @@ from bot.model.records import (
     TeamInfo,
     WorkspaceInfo,
 )
-from bot.model.store import NotFoundError, Store
+from bot.model.store import AnswerGroup, NotFoundError, Store
 from bot.model.views import AnswerSummary, HomeView, PollOption, PollState, PollView, ReportView
 from bot.reports import disclosure, snapshot
 from bot.reports.render_text import render_feedback_text
@@ -415,14 +414,12 @@ class RoundService:
                 await self._asked(workspace, ()), round_info.top_k, self._analysis, None
             )
             return Published(nothing, NOTHING_PUBLISHED, invited)
-        answers = await self._store.answers_for_round(round_info.id)
+        # Counted in the database: rows per distinct (ranking, teams), not one per answer.
+        groups = await self._store.answer_groups(round_info.id)
         if studies is None:
             studies = await self.studies_at(workspace, round_info.closed_at)
-        analysis = await self._analyse(workspace, round_info, answers, studies)
-        earlier = await self._earlier_published(workspace, round_info)
-        verdicts = disclosure.decide(
-            _teams_of(answers), self._analysis.min_group_size, earlier=earlier
-        )
+        analysis = await self._analyse(workspace, round_info, groups, studies)
+        verdicts = await self._verdicts(workspace, round_info, groups)
         frozen = Published(disclosure.apply(analysis, verdicts), verdicts, invited)
         stored = await self._store.freeze_round(
             round_info.id, snapshot.encode(frozen), self._clock()
@@ -433,17 +430,18 @@ class RoundService:
         self,
         workspace: WorkspaceInfo,
         round_info: RoundInfo,
-        answers: Sequence[AnswerRecord],
+        groups: Sequence[AnswerGroup],
         studies: Mapping[str, StudyInfo],
     ) -> Analysis:
         names = await self._attribute_names(workspace)
-        rows = [
-            (str(a.person_id), a.teams, tuple(names.get(x, str(x)) for x in a.ranking))
-            for a in answers
-        ]
-        return analyse(
-            await self._asked(workspace, [ranking for _, _, ranking in rows]),
-            rows,
+        rankings: dict[tuple[int, ...], tuple[str, ...]] = {}  # the same ranking in many teams
+        for group in groups:
+            if group.ranking not in rankings:
+                rankings[group.ranking] = tuple(names.get(x, str(x)) for x in group.ranking)
+        counted = [AnswerCount(g.teams, rankings[g.ranking], g.count) for g in groups]
+        return analyse_counts(
+            await self._asked(workspace, list(rankings.values())),
+            counted,
             {(segment or None): study.to_study() for segment, study in studies.items()},
             k=round_info.top_k,
             settings=replace(self._analysis, unanimity_guard=True),
@@ -459,27 +457,57 @@ class RoundService:
             asked.extend(name for name in ranking if name not in asked)
         return tuple(asked)
 
+    async def _verdicts(
+        self, workspace: WorkspaceInfo, round_info: RoundInfo, groups: Sequence[AnswerGroup]
+    ) -> disclosure.Verdicts:
+        """Disclosure control from respondents counted per (teams, earlier rounds answered),
+        in the database: no object per respondent."""
+        minimum = self._analysis.min_group_size
+        earlier = await self._earlier_published(workspace, round_info)
+        if not earlier:
+            by_teams: dict[tuple[str, ...], int] = {}
+            for group in groups:
+                by_teams[group.teams] = by_teams.get(group.teams, 0) + group.count
+            return disclosure.decide_counted(list(by_teams), list(by_teams.values()), minimum)
+        rounds = sorted({e.round_id for e in earlier})
+        rows = await self._store.respondent_groups(round_info.id, rounds)
+        column = {round_id: i for i, round_id in enumerate(rounds)}
+        previous = [
+            (
+                [row.also[column[e.round_id]] and _in_group(row.teams, e.group) for row in rows],
+                e.size,
+            )
+            for e in earlier
+        ]
+        return disclosure.decide_counted(
+            [row.teams for row in rows], [row.count for row in rows], minimum, previous
+        )
+
     async def _earlier_published(
         self, workspace: WorkspaceInfo, round_info: RoundInfo
-    ) -> list[frozenset[str]]:
-        """Respondent sets of the groups earlier rounds of the same schedule published.
+    ) -> list[EarlierGroup]:
+        """The groups earlier rounds of the same schedule published, with their size.
 
-        People forgotten since are gone from the answers but not from the frozen figures:
-        each stands in as an id nobody in this round has."""
+        A group's people are those who answered that round and are in the group now (as
+        this round's respondents are counted). People forgotten since are gone from the
+        answers but not from the frozen figures: the group's size is its frozen count when
+        that is larger, and the difference are people nobody in this round is."""
         if round_info.schedule_id is None:
             return []
         closed = await self._store.list_rounds(workspace.id, state=RoundState.CLOSED, limit=50)
-        found: list[frozenset[str]] = []
+        found: list[EarlierGroup] = []
         for earlier in closed:
             if earlier.schedule_id != round_info.schedule_id or earlier.id >= round_info.id:
                 continue
             shown = await self.published(workspace, earlier)
-            teams_of = _teams_of(await self._store.answers_for_round(earlier.id))
-            for name in shown.verdicts.published():
-                members = _members(teams_of, name)
+            names = shown.verdicts.published()
+            if not names:
+                continue
+            rows = await self._store.respondent_groups(earlier.id)
+            for name in names:
+                members = sum(row.count for row in rows if _in_group(row.teams, name))
                 frozen = _respondents(shown.analysis, name)
-                gone = {f"forgotten:{earlier.id}:{i}" for i in range(frozen - len(members))}
-                found.append(members | gone)
+                found.append(EarlierGroup(earlier.id, name, max(members, frozen)))
         return found
 
     async def studies_at(
@@ -655,14 +683,17 @@ class RoundService:
         return replace(home, response_rate=rate, latest=latest)  # both passed disclosure
 
 
-def _teams_of(answers: Sequence[AnswerRecord]) -> dict[str, tuple[str, ...]]:
-    return {str(a.person_id): a.teams for a in answers}
+@dataclass(frozen=True, slots=True)
+class EarlierGroup:
+    """A group an earlier round of the schedule published: its round, name and size."""
+
+    round_id: int
+    group: str  # disclosure.ORGANISATION or a team name
+    size: int
 
 
-def _members(teams_of: Mapping[str, Sequence[str]], group: str) -> frozenset[str]:
-    if group == disclosure.ORGANISATION:
-        return frozenset(teams_of)
-    return frozenset(person for person, teams in teams_of.items() if group in teams)
+def _in_group(teams: Sequence[str], group: str) -> bool:
+    return group == disclosure.ORGANISATION or group in teams
 
 
 def _respondents(analysis: Analysis, group: str) -> int:
