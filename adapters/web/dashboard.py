@@ -23,7 +23,7 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader
 
 from adapters.web import dashboard_csv as csv_of
-from adapters.web.dashboard_svg import heat_colour, score_chart
+from adapters.web.dashboard_svg import heat_colour, heat_text, score_chart
 from adapters.web.security import secure
 from bot.model.dashboard import DashboardAccess, DashboardApi, DashboardNotFound, Viewer
 from bot.reports.render_text import joined, percent, q_text, score_meaning, trend_line
@@ -72,6 +72,7 @@ class DashboardSite:
         )
         self._templates.globals.update(
             heat_colour=heat_colour,
+            heat_text=heat_text,
             pct=_pct,
             signed=_signed,
             percent=percent,

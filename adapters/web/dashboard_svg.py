@@ -68,3 +68,8 @@ def heat_colour(gap: float) -> str:
     points = abs(gap) * 100
     step = sum(1 for edge in _STEPS if points >= edge)
     return (_ORANGE if gap > 0 else _BLUE)[step]
+
+
+def heat_text(gap: float) -> str:
+    """A mark's colour on its cell: white only on the darkest steps, dark elsewhere (4.5:1)."""
+    return "#ffffff" if abs(gap) * 100 >= _STEPS[-1] else "#1a1a1a"
