@@ -87,6 +87,7 @@ class DashboardService:
         self._public_url = public_url.rstrip("/")
         self._role_of = role_of
         self._secret: SecretSource | None = None
+        self._labels: dict[int, dict[str, str]] = {}
         self._snapshots: OrderedDict[int, Published] = OrderedDict()
 
     def use_secret(self, source: SecretSource) -> None:

@@ -215,6 +215,13 @@ async def test_ids_and_names_outside_the_workspace_show_nothing(board: Board) ->
             assert "No data shown" in text
             assert "sales" not in text
             assert "Alignment score" not in text
+        # A round still open has no figures anywhere, so no page either.
+        assert "on its way" in await board.run(ADMIN, "/alignment poll now window:2h")
+        workspace = await board.workspace()
+        [still_open] = await board.app.store.list_rounds(workspace.id, limit=1)
+        status, text = await _page(client, f"{board.base}/dashboard/round?round={still_open.id}")
+        assert status == 404
+        assert "no closed round" in text
 
 
 async def test_the_token_never_reaches_the_logs(
