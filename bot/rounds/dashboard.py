@@ -173,7 +173,8 @@ class DashboardService:
         if not dot or len(token) > MAX_TOKEN:
             return None, DashboardAccess.INVALID
         wanted = hmac.new(await self._key(), body.encode(), hashlib.sha256).digest()
-        if not hmac.compare_digest(_b64(wanted), mac):
+        # As bytes: compare_digest refuses str with non-ASCII characters (a hostile token).
+        if not hmac.compare_digest(_b64(wanted).encode(), mac.encode()):
             return None, DashboardAccess.INVALID
         claims = _decode(body)
         if claims is None or claims.purpose != purpose:
