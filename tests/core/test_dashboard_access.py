@@ -15,7 +15,7 @@ from bot.model.dashboard import DashboardAccess
 from bot.model.domain import UserRef, WorkspaceRef
 from bot.model.events import CommandInvoked
 from bot.model.ports import DeliveryError, UserProfile
-from tests.core.conftest import World, make_world
+from tests.core.conftest import EXAMPLES, World, make_world
 
 LINK = re.compile(r"(https?://\S+/dashboard/open\?token=\S+)")
 
@@ -89,3 +89,30 @@ async def test_an_employee_gets_no_link_and_a_forged_session_nothing(world: Worl
     assert (await dashboard.check(None)).access is DashboardAccess.SIGNED_OUT
     for forged in ("", "x", "a.b", "." * 700, "eyJ9.AAAA", "é.é", "a.\x00"):
         assert (await dashboard.enter(forged)).access is DashboardAccess.INVALID, forged
+
+
+async def test_a_round_hidden_in_chat_is_hidden_on_every_page(world: World) -> None:
+    """Three answers: chat says "too few answers"; so does each page, with no figure."""
+    await world.run("boss", f"/alignment research import {EXAMPLES / 'research_top3.csv'}")
+    for person in ("a", "b", "c"):
+        await world.session(person).join()
+    await world.run("boss", "/alignment poll now window:2h")
+    await world.app.core.idle()
+    for person in ("a", "b", "c"):
+        assert "recorded" in await world.run(person, "answer 1 1 2 3")
+    world.clock.advance(timedelta(hours=2))
+    chat = await world.run("boss", "/alignment poll close")
+    assert "Too few answers" in chat
+    dashboard = world.app.core.dashboard
+    entry = await dashboard.enter(_token(await world.run("boss", "/alignment dashboard")))
+    viewer = (await dashboard.check(entry.session)).viewer
+    assert viewer is not None
+    [row] = (await dashboard.overview(viewer, "")).rows
+    assert row.withheld == "Too few answers to show results."
+    assert (row.respondents, row.invited, row.kendall_w, row.scores) == (None, None, None, ())
+    heat = await dashboard.heatmap(viewer, None, "")
+    assert heat.rows == ()
+    assert heat.note == "This round shows no figures: too few answers."
+    detail = await dashboard.round_page(viewer, 1, "", "")
+    assert detail.report.figures is None
+    assert detail.surprises == ()
