@@ -20,7 +20,7 @@ from bot.model.dashboard import (
     SurpriseDetail,
 )
 from bot.model.records import RoundInfo
-from bot.model.views import ReportView, SurpriseKind
+from bot.model.views import Figures, ReportView, SurpriseKind
 from bot.reports.disclosure import TOO_FEW, Verdicts
 from bot.reports.reporting import ReportInput, build_report
 from bot.reports.snapshot import Published
@@ -68,10 +68,15 @@ def overview_row(
     headline = headline_report(round_info, shown, study_labels)
     if overall is None or headline.figures is None:
         return OverviewRow(round_info.id, round_info.label, round_info.closed_at, headline.withheld)
-    scores = tuple(
-        _segment_score(round_info, shown, study_labels, result, first=index == 0)
-        for index, result in enumerate(overall.segments)
-    )
+    # One report per round: its "Segments" table holds each segment's figures (built by the
+    # same function as a report asked for that segment); with one segment, the headline.
+    by_name = {line.name: line.figures for line in headline.segments}
+    scores = []
+    for result in overall.segments:
+        key = segment_key(result.segment)
+        figures = by_name.get(segment_label(key)) if by_name else headline.figures
+        assert figures is not None  # the organisation is shown, so is each of its segments
+        scores.append(_segment_score(key, study_labels, figures))
     return OverviewRow(
         round_id=round_info.id,
         label=round_info.label,
@@ -82,25 +87,11 @@ def overview_row(
         response_rate=headline.response_rate,
         kendall_w=headline.figures.kendall_w,
         agreement=headline.agreement_label,
-        scores=scores,
+        scores=tuple(scores),
     )
 
 
-def _segment_score(
-    round_info: RoundInfo,
-    shown: Published,
-    study_labels: Mapping[str, str],
-    result: SegmentResult,
-    *,
-    first: bool,
-) -> SegmentScore:
-    # The chat report names a segment with segment:NAME; "all customers" is only ever the
-    # headline (first), which is what a report without a segment shows.
-    asked = None if first and result.segment is None else result.segment
-    report = headline_report(round_info, shown, study_labels, asked)
-    figures = report.figures
-    assert figures is not None  # the organisation is shown, so is each of its segments
-    key = segment_key(result.segment)
+def _segment_score(key: str, study_labels: Mapping[str, str], figures: Figures) -> SegmentScore:
     return SegmentScore(
         segment=key,
         label=segment_label(key),
