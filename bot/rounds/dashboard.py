@@ -321,14 +321,21 @@ class DashboardService:
         shown = await self._rounds.published(workspace, round_info)
         self._snapshots[round_info.id] = shown
         if len(self._snapshots) > CACHE_ROUNDS:
-            self._snapshots.popitem(last=False)
+            self._labels.pop(self._snapshots.popitem(last=False)[0], None)
         return shown
 
     async def _study_labels(
         self, workspace: WorkspaceInfo, round_info: RoundInfo
     ) -> dict[str, str]:
-        studies = await self._rounds.studies_at(workspace, round_info.closed_at)
-        return {key: f"#{s.id} {s.source}" for key, s in studies.items()}
+        """The studies a closed round was compared with: those imported before it closed.
+        A later import is newer than the close, so they never change: kept with the snapshot."""
+        cached = self._labels.get(round_info.id)
+        if cached is None:
+            studies = await self._rounds.studies_at(workspace, round_info.closed_at)
+            cached = {key: f"#{s.id} {s.source}" for key, s in studies.items()}
+            if round_info.id in self._snapshots:
+                self._labels[round_info.id] = cached
+        return cached
 
 
 def _segment_choices(shown: Published) -> tuple[Choice, ...]:
