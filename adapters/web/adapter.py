@@ -160,6 +160,10 @@ class WebAdapter:
     def _render(self, name: str, **values: Any) -> str:
         return self._templates.get_template(name).render(**values)
 
+    async def secret_key(self) -> bytes:
+        """The web channel's shared secret; the dashboard derives its link key from it."""
+        return await self._csrf.key()
+
     # -- life cycle -------------------------------------------------------------------------
 
     async def start(self) -> None:

@@ -81,6 +81,10 @@ class Csrf:
         key = await self._secret()
         return hmac.new(key, f"{nonce}|{link}".encode(), hashlib.sha256).hexdigest()
 
+    async def key(self) -> bytes:
+        """The shared secret itself, for other signatures (the dashboard derives its own key)."""
+        return await self._secret()
+
     async def load(self) -> None:
         """Read (or create) the shared secret before the first form is served."""
         await self._secret()

@@ -16,6 +16,7 @@ from bot.model.ports import ChatPort
 from bot.model.records import WorkspaceInfo
 from bot.model.settings import CoreSettings
 from bot.model.store import Store
+from bot.rounds.dashboard import DashboardService
 from bot.rounds.mirror import MirrorService
 from bot.rounds.service import RoundService
 
@@ -29,6 +30,9 @@ class CoreServices(Protocol):
 
     @property
     def mirror(self) -> MirrorService: ...
+
+    @property
+    def dashboard(self) -> DashboardService: ...
 
     @property
     def settings(self) -> CoreSettings: ...

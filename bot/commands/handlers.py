@@ -152,6 +152,19 @@ async def _report(context: CommandContext, command: Command) -> CommandResult:
     return CommandResult(text, in_channel=in_channel, report=report)
 
 
+async def _dashboard(context: CommandContext, _command: Command) -> CommandResult:
+    dashboard = context.core.dashboard
+    link = await dashboard.link(
+        context.workspace, context.person, platform_admin=context.event.user_is_platform_admin
+    )
+    minutes = int(dashboard.lifetime.total_seconds() // 60)
+    # Always private (never in_channel): the link opens the dashboard as this person.
+    return CommandResult(
+        f"Your dashboard link (just for you; it works for {_count(minutes, 'minute')}, "
+        f"and only while you are a manager or admin):\n{link}"
+    )
+
+
 def _in_channel(context: CommandContext) -> bool:
     conversation = context.event.conversation
     return conversation is not None and conversation.kind is ConversationKind.CHANNEL
@@ -715,6 +728,7 @@ HANDLERS: dict[str, Handler] = {
     "me": _me,
     "forget me": _forget_me,
     "report": _report,
+    "dashboard": _dashboard,
     "poll now": _poll_now,
     "poll status": _poll_status,
     "poll close": _poll_close,

@@ -68,6 +68,11 @@ COMMANDS: dict[str, CommandSpec] = {
         M,
         options="team segment round",
     ),
+    "dashboard": _spec(
+        "dashboard",
+        "a private link to the web dashboard (trends, teams, customers)",
+        M,
+    ),
     "poll now": _spec(
         "poll now [team:NAME] [window:3d]",
         "ask the question now (everyone, or one team)",

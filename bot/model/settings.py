@@ -81,6 +81,13 @@ class CoreSettings(BaseSettings):
         pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
         validation_alias=AliasChoices("ALIGNMENT_PUBLIC_URL", "public_url"),
     )
+    # How long a `/alignment dashboard` link (and the browser session it opens) stays good.
+    dashboard_link_minutes: int = Field(
+        60,
+        ge=1,
+        le=7 * 24 * 60,
+        validation_alias=AliasChoices("ALIGNMENT_DASHBOARD_LINK_MINUTES", "dashboard_link_minutes"),
+    )
     log_level: str = Field("INFO", validation_alias=AliasChoices("LOG_LEVEL", "log_level"))
     log_json: bool = Field(False, validation_alias=AliasChoices("LOG_JSON", "log_json"))
 
@@ -143,6 +150,7 @@ def one_line(exc: ValidationError) -> str:
         "scheduler_tick_seconds": "ALIGNMENT_SCHEDULER_TICK_SECONDS",
         "outbox_lease_seconds": "ALIGNMENT_OUTBOX_LEASE_SECONDS",
         "public_url": "ALIGNMENT_PUBLIC_URL",
+        "dashboard_link_minutes": "ALIGNMENT_DASHBOARD_LINK_MINUTES",
     }
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"bad setting {names.get(name, name)}: {message}"

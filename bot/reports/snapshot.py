@@ -14,8 +14,9 @@ from __future__ import annotations
 import math
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import Field, dataclass, fields, is_dataclass
 from enum import Enum
+from functools import cache
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from bot.analytics import Analysis
@@ -84,13 +85,20 @@ def _typed(hint: Any, data: Any) -> Any:
     if origin in (Mapping, dict):
         return {_typed(args[0], k): _typed(args[1], v) for k, v in data}
     if isinstance(hint, type) and is_dataclass(hint):
-        hints = get_type_hints(hint)
-        return hint(**{f.name: _typed(hints[f.name], data[f.name]) for f in fields(hint)})
+        hints, own = _shape(hint)
+        return hint(**{f.name: _typed(hints[f.name], data[f.name]) for f in own})
     if isinstance(hint, type) and issubclass(hint, Enum):
         return hint(data)
     if hint is float:
         return float(data)
     return data
+
+
+@cache
+def _shape(cls: type) -> tuple[dict[str, Any], tuple[Field[Any], ...]]:
+    """A dataclass's resolved hints and fields: the same for every value of the class, and
+    resolving them is most of a decode's cost (a dashboard reads many rounds at once)."""
+    return get_type_hints(cls), fields(cls)
 
 
 def _not_none(args: tuple[Any, ...]) -> Any:

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from adapters.console.port import ConsolePort
 from adapters.web import WebAdapter
+from adapters.web.dashboard import DashboardSite
 from bot.model.ports import ChatAdapter
 from bot.model.settings import CoreSettings
 from bot.rounds.scheduler import LeaderLock, Scheduler
@@ -30,6 +31,7 @@ class App:
     store: SqlStore
     scheduler: Scheduler
     site: WebAdapter  # the customers' web form (mirror surveys)
+    board: DashboardSite  # the managers' dashboard
     adapters: list[ChatAdapter] = field(default_factory=list)
 
     def web_app(self) -> web.Application:
@@ -38,7 +40,7 @@ class App:
             adapters=self.adapters,
             # The pid tells workers behind one port apart (``serve --workers``).
             details=lambda: {"scheduler": self.scheduler.role, "pid": os.getpid()},
-            routes=[self.site.add_routes],
+            routes=[self.site.add_routes, self.board.add_routes],
         )
 
     async def start(self) -> None:
@@ -71,11 +73,14 @@ async def build_app(
     store = SqlStore(engine, clock=clock)
     core = AlignmentCore(store=store, settings=settings, clock=clock)
     core.register_port(ConsolePort(records=store, chart_dir=chart_dir))
+    site = WebAdapter(api=core.mirror, records=store)
+    core.dashboard.use_secret(site.secret_key)  # links signed under the web channel's secret
     app = App(
         core=core,
         store=store,
         scheduler=_scheduler(core, settings, leader_lock_for(engine)),
-        site=WebAdapter(api=core.mirror, records=store),
+        site=site,
+        board=DashboardSite(api=core.dashboard),
     )
     if with_chat_adapters:
         app.adapters.extend(_chat_adapters(core, store))

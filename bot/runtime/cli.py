@@ -134,7 +134,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="random seed of the simulated organisation")] = 7,
 ) -> None:
     """Simulate an organisation, run two rounds offline and print the report."""
-    from bot.runtime.demo import ADMIN, DemoClock, demo_start, run_demo
+    from bot.runtime.demo import ADMIN, DemoClock, dashboard_link, demo_start, run_demo
 
     out_dir.mkdir(parents=True, exist_ok=True)
     database = out_dir / "demo.db"
@@ -156,6 +156,7 @@ def demo(
                 result = await run_demo(
                     app, clock, REPO_EXAMPLES, out_dir, seed=seed, progress=tick
                 )
+            link = await dashboard_link(app, clock)
         finally:
             await app.close()
         first = result.first.figures
@@ -167,6 +168,13 @@ def demo(
         out.print(
             f"\n{result.people} simulated people answered two rounds. Files: "
             f"{out_dir / 'report.md'}, {out_dir / 'report.json'}, {out_dir / 'chart.png'}"
+        )
+        minutes = settings.dashboard_link_minutes
+        out.print(
+            f"\nDashboard (for {minutes} minutes, while `DATABASE_URL=sqlite+aiosqlite:///"
+            f"{database} alignment serve` runs):\n{link}",
+            markup=False,
+            soft_wrap=True,
         )
 
     _run(work)

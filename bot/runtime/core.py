@@ -39,6 +39,7 @@ from bot.model.store import DuplicateStudyError, Store
 from bot.model.views import HomeView, PollView
 from bot.reports.research_io import parse_research
 from bot.rounds.background import Background
+from bot.rounds.dashboard import DashboardService
 from bot.rounds.mirror import MirrorService
 from bot.rounds.outbox import Outbox, Renderers
 from bot.rounds.recent import Recent
@@ -78,6 +79,14 @@ class AlignmentCore:
             clock=clock,
             min_group_size=settings.min_group_size,
             public_url=settings.public_url,
+        )
+        self.dashboard = DashboardService(
+            store=store,
+            rounds=self.rounds,
+            clock=clock,
+            link_minutes=settings.dashboard_link_minutes,
+            public_url=settings.public_url,
+            role_of=self._current_role,
         )
         self.outbox = Outbox(
             store=store,
@@ -277,6 +286,11 @@ class AlignmentCore:
     async def role_of(self, user: UserRef, *, is_platform_admin: bool = False) -> str:
         workspace = await self.workspace(user.workspace)
         return (await self._role(workspace, user, is_platform_admin)).value
+
+    async def _current_role(self, user: UserRef, platform_admin: bool) -> Role:
+        """The role as it stands now (the dashboard asks on every page request)."""
+        workspace = await self.workspace(user.workspace)
+        return await self._role(workspace, user, platform_admin)
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -97,6 +97,19 @@ async def run_demo(
     return DemoResult(reports[0], reports[1], out, len(people))
 
 
+async def dashboard_link(app: App, clock: DemoClock) -> str:
+    """A dashboard link for the demo's admin that works while `alignment serve` runs on the
+    demo database: the role is stored there (not only in this run's ALIGNMENT_ADMINS), and
+    the link's hour is counted from the real time, not the simulated one."""
+    port = app.core.ports["console"]
+    assert isinstance(port, ConsolePort)
+    admin = ConsoleSession(core=app.core, port=port, user_id=ADMIN, workspace=DEMO_WORKSPACE)
+    await _expect(admin, f"/alignment admins add {ADMIN}", ADMIN)
+    clock.now = datetime.now(UTC)
+    answer = await _expect(admin, "/alignment dashboard", "/dashboard/open?token=")
+    return next(line for line in answer.splitlines() if "/dashboard/open?token=" in line)
+
+
 async def _build_organisation(
     app: App, port: ConsolePort, admin: ConsoleSession
 ) -> list[tuple[ConsoleSession, str]]:

@@ -120,3 +120,4 @@ def browser(driver: WebDriver) -> Browser:
 
 # The live server of the web tests: the real composition root on an ephemeral port.
 from tests.web.conftest import site  # noqa: E402, F401
+from tests.web.dashboard_world import board  # noqa: E402, F401

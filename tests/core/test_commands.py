@@ -39,6 +39,7 @@ SAMPLES: dict[str, str] = {
     "me": "me",
     "forget me": "forget me",
     "report": "report",
+    "dashboard": "dashboard",
     "poll now": "poll now window:2h",
     "poll status": "poll status",
     "poll close": "poll close",

@@ -107,3 +107,7 @@ async def _serve(database_url: str, tmp_path: Path) -> AsyncIterator[Site]:
         if runner is not None:
             await runner.cleanup()
         await app.close()
+
+
+# The dashboard's live server with closed rounds (tests/web/dashboard_world.py).
+from tests.web.dashboard_world import board  # noqa: E402, F401
