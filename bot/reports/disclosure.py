@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING, Any
 
 from bot.analytics import Analysis, GroupResult
+
+if TYPE_CHECKING:  # numpy is imported where it is used: deciding, not reading verdicts
+    import numpy as np
+    from numpy.typing import NDArray
 
 TOO_FEW = "too few answers"
 HIDDEN = "hidden so that individual answers cannot be worked out"
@@ -87,6 +88,8 @@ def decide(
 def _member_sets(
     people: Sequence[str], teams_of: Mapping[str, Sequence[str]]
 ) -> dict[str, NDArray[np.bool_]]:
+    import numpy as np
+
     # Few distinct team combinations, many people: number the combinations in one pass,
     # then build each team's membership with vector operations.
     patterns: dict[tuple[str, ...], int] = {}
@@ -105,6 +108,8 @@ def _member_sets(
 
 def _mask(people: Sequence[str], ids: frozenset[str]) -> tuple[NDArray[np.bool_], int]:
     """An earlier group over this round's respondents, and how many of it are not among them."""
+    import numpy as np
+
     mask = np.fromiter((person in ids for person in people), dtype=np.bool_, count=len(people))
     return mask, len(ids) - int(mask.sum())
 
@@ -158,6 +163,8 @@ def _atom_leak(
     published totals are sums over atoms, so an atom's total is known exactly when its
     indicator lies in the row space of the group-by-atom matrix. The smallest group with a
     part in that combination is hidden."""
+    import numpy as np
+
     if not shown:
         return None
     atoms, sizes = _atoms(np.stack([groups[name] for name in shown]))
@@ -172,6 +179,8 @@ def _atom_leak(
 def _atoms(matrix: NDArray[np.bool_]) -> tuple[NDArray[np.bool_], NDArray[np.intp]]:
     """The distinct membership patterns (atoms x groups) of a groups x people matrix, and
     how many people have each."""
+    import numpy as np
+
     if matrix.shape[0] > 62:
         atoms, sizes = np.unique(matrix.T, axis=0, return_counts=True)
         return atoms, sizes
@@ -183,6 +192,8 @@ def _atoms(matrix: NDArray[np.bool_]) -> tuple[NDArray[np.bool_], NDArray[np.int
 
 def _combination_for(atom_by_group: NDArray[np.float64], atom: int) -> NDArray[np.float64] | None:
     """Coefficients c with (groups' totals) · c = the atom's total alone, or None."""
+    import numpy as np
+
     target = np.zeros(atom_by_group.shape[0])
     target[atom] = 1.0
     solved = np.linalg.lstsq(atom_by_group, target, rcond=None)[0]

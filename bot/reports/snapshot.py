@@ -19,6 +19,7 @@ from enum import Enum
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from bot.analytics import Analysis
+from bot.analytics.results import annotation_types
 from bot.reports.disclosure import Verdict, Verdicts
 
 FORMAT = 1
@@ -84,7 +85,7 @@ def _typed(hint: Any, data: Any) -> Any:
     if origin in (Mapping, dict):
         return {_typed(args[0], k): _typed(args[1], v) for k, v in data}
     if isinstance(hint, type) and is_dataclass(hint):
-        hints = get_type_hints(hint)
+        hints = get_type_hints(hint, localns=annotation_types())
         return hint(**{f.name: _typed(hints[f.name], data[f.name]) for f in fields(hint)})
     if isinstance(hint, type) and issubclass(hint, Enum):
         return hint(data)

@@ -12,8 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bot.analytics import Analysis, analyse, customer_profile
+from bot.analytics import Analysis
 from bot.analytics import Settings as AnalysisSettings
+from bot.analytics.lazy import analyse, customer_profile  # numpy on the first call
 from bot.model.defaults import DEFAULT_QUESTION
 from bot.model.domain import (
     AudienceKind,
