@@ -4,7 +4,7 @@ botbuilder, with msrest, requests, azure-core, msal, PyJWT and cryptography unde
 about 24 MiB to a process; a server whose Teams endpoint has not been called yet does not
 need it. ``LazyBridge`` has ``BotBridge``'s methods and imports ``adapters.teams.sdk`` (and
 with it the SDK) the first time one is called: the first Teams request, or the first message
-the bot sends to Teams, pays the import (about half a second) once per process.
+the bot sends to Teams, pays the import once per process (seconds on a busy machine).
 
 What the SDK would refuse when it is built (a single-tenant or managed-identity app without
 the ids it needs) is checked here when the adapter starts, so a misconfigured server still
