@@ -23,6 +23,12 @@ For each database (``--db sqlite|postgres|both``):
 The baseline is a bare slack-bolt AsyncApp on aiohttp (bench/_bare_bolt.py) that acks the
 same payloads and nothing else, under the same concurrency.
 
+The floor (bench/_floor.py), run for each database before the bot in the same run: a plain
+aiohttp handler that checks the Slack signature, parses the modal's picks and inserts the
+answer through the same group-commit writer (storage/answer_batch.py) into the same
+database, with as many processes as the bot. Its round is opened for the same N people and
+closed before the bot starts. The bot's throughput and p99 are printed over the floor's.
+
     python bench/ack.py                    # N=5000, 200 concurrent, SQLite and PostgreSQL
     python bench/ack.py --quick            # N=1000
     python bench/ack.py --db postgres --n 2000
@@ -83,6 +89,8 @@ ADMIN = "UBENCHADMIN"
 TARGET_P99_MS = 250.0
 TARGET_PG_RATE = 500.0
 TARGET_VS_BOLT = 1.5
+TARGET_VS_FLOOR_RATE = 0.8  # at least 0.8x the floor's answers/s
+TARGET_VS_FLOOR_P99 = 1.25  # p99 at most 1.25x the floor's
 
 
 def user_id(i: int) -> str:
@@ -185,13 +193,13 @@ async def fire(
     return burst
 
 
-def answer_body(i: int, meta: str, picks: Sequence[str]) -> bytes:
+def answer_body(i: int, meta: str, picks: Sequence[str], view: str = "VB") -> bytes:
     """What Slack posts when person i submits the poll modal (see tests/slack/payloads.py)."""
     payload = payloads.view_submission(
         callback_id=render.CALLBACK_POLL,
         values=payloads.picks(*picks),
         private_metadata=meta,
-        view_id=f"VB{i:07d}",
+        view_id=f"{view}{i:07d}",  # with the picks, the answer's event id
         user=user_id(i),
     )
     payload["user"].update(username=user_name(i), name=user_name(i))
@@ -247,6 +255,76 @@ class Outcome:
     drain_s: float | None
     setup_people_s: float
     setup_delivery_s: float
+    floor: Burst | None = None
+    floor_stored: int = 0
+    floor_distinct: int = 0
+
+
+# --- the floor ----------------------------------------------------------------------------------
+
+
+async def run_floor(
+    kind: str,
+    database_url: str,
+    workspace_id: int,
+    workers: int,
+    started: list[Child],
+    folder: Path,
+    fake: FakeSlack,
+    args: Args,
+) -> tuple[Burst, int, int]:
+    """The floor's burst on a round of its own for the same N people (closed afterwards,
+    so the bot's round is the only open one); returns it with the answers stored."""
+    store = SqlStore(create_engine(database_url))
+    try:
+        round_id = await open_round_in_store(store, workspace_id, args.n)
+        # Views of their own: the same view and picks would be the same event id, and the
+        # bot would take its answers for retries of the floor's.
+        bodies = await answer_bodies(store, workspace_id, round_id, args, view="VF")
+        port = free_port()
+        argv = [python(), str(Path(__file__).with_name("_floor.py")), "--port", str(port)]
+        argv += ["--database-url", database_url, "--signing-secret", SECRET]
+        argv += ["--workspace-id", str(workspace_id), "--team", TEAM, "--workers", str(workers)]
+        child = spawn(f"floor-{kind}", argv, env=base_env(), cwd=folder, log_dir=folder)
+        started.append(child)
+        base = f"http://127.0.0.1:{port}"
+        await wait_http_ok(base + "/healthz", child=child)
+        print(f"[{kind}] floor burst: {args.n} answers, {args.concurrency} concurrent …")
+        burst = await fire(
+            f"floor, {kind}" + (f" x{workers}" if workers > 1 else ""),
+            base + "/slack/events",
+            bodies,
+            args.concurrency,
+            server=child,
+            fake=fake,
+        )
+        child.stop()
+        answers = await store.answers_for_round(round_id)
+        await store.close_round(workspace_id, round_id, datetime.now(UTC), actor="bench")
+        return burst, len(answers), len({a.person_id for a in answers})
+    finally:
+        await store.close()
+
+
+async def answer_bodies(
+    store: SqlStore, workspace_id: int, round_id: int, args: Args, view: str = "VB"
+) -> list[bytes]:
+    round_info = await store.get_round(workspace_id, round_id)
+    assert round_info is not None
+    attribute_ids = [str(a.id) for a in await store.list_attributes(workspace_id)]
+    k = min(round_info.top_k, len(attribute_ids))
+    rng = random.Random(args.seed)
+    by_user = {i.person.user_id: i for i in await store.invitations(round_id)}
+    bodies = []
+    for i in range(args.n):
+        # The DM and message the poll went to (what the adapter puts in the modal); when
+        # the round was opened through the store, a made-up DM of that person.
+        invitation = by_user[user_id(i)]
+        channel = invitation.conversation_id or "D" + user_id(i).removeprefix("U")
+        ts = invitation.message_id or f"{1_700_000_000 + i}.000100"
+        meta = PollMeta(round_id, k, channel, ts)
+        bodies.append(answer_body(i, meta.encode(), rng.sample(attribute_ids, k), view))
+    return bodies
 
 
 async def register_people(database_url: str, n: int) -> int:
@@ -359,6 +437,13 @@ async def run_bot(
     clock = time.perf_counter()
     workspace_id = await register_people(database_url, n)
     people_s = time.perf_counter() - clock
+    # Several workers need PostgreSQL; SQLite serves from one process.
+    workers = args.workers if kind == "postgres" else 1
+    floor: tuple[Burst, int, int] | None = None
+    if args.floor:  # first, so that a database grown by the other burst slows the bot
+        floor = await run_floor(
+            kind, database_url, workspace_id, workers, started, folder, fake, args
+        )
 
     port = free_port()
     env = base_env(
@@ -369,8 +454,6 @@ async def run_bot(
         ALIGNMENT_ADMINS=ADMIN,
         LOG_LEVEL=args.log_level,
     )
-    # Several workers need PostgreSQL; SQLite serves from one process.
-    workers = args.workers if kind == "postgres" else 1
     argv = [*alignment_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
     argv += ["--workers", str(workers)]
     server = spawn(f"alignment-serve-{kind}", argv, env=env, cwd=folder, log_dir=folder)
@@ -389,8 +472,6 @@ async def run_bot(
         else:
             round_id = await open_round_in_store(store, workspace_id, n)
             how = "opened through the store"
-        round_info = await store.get_round(workspace_id, round_id)
-        assert round_info is not None
         delivery_s = time.perf_counter() - clock
         print(
             f"[{kind}] set-up: {n} people in {people_s:.1f} s; round {round_id} {how} "
@@ -398,19 +479,7 @@ async def run_bot(
             flush=True,
         )
 
-        attribute_ids = [str(a.id) for a in await store.list_attributes(workspace_id)]
-        k = min(round_info.top_k, len(attribute_ids))
-        rng = random.Random(args.seed)
-        by_user = {i.person.user_id: i for i in await store.invitations(round_id)}
-        bodies = []
-        for i in range(n):
-            # The DM and message the poll went to (what the adapter puts in the modal); when
-            # the round was opened through the store, a made-up DM of that person.
-            invitation = by_user[user_id(i)]
-            channel = invitation.conversation_id or "D" + user_id(i).removeprefix("U")
-            ts = invitation.message_id or f"{1_700_000_000 + i}.000100"
-            meta = PollMeta(round_id, k, channel, ts)
-            bodies.append(answer_body(i, meta.encode(), rng.sample(attribute_ids, k)))
+        bodies = await answer_bodies(store, workspace_id, round_id, args)
         updates_before = (await fake_slack_calls(fake)).get("chat.update", 0)
 
         print(f"[{kind}] burst: {n} answers, {args.concurrency} concurrent …", flush=True)
@@ -434,6 +503,9 @@ async def run_bot(
             drain_s=drain_s,
             setup_people_s=people_s,
             setup_delivery_s=delivery_s,
+            floor=floor[0] if floor else None,
+            floor_stored=floor[1] if floor else 0,
+            floor_distinct=floor[2] if floor else 0,
         )
     finally:
         await store.close()
@@ -492,7 +564,9 @@ def print_results(baseline: Burst | None, outcomes: dict[str, Outcome], args: Ar
     )
     print(header)
     print("-" * len(header))
-    bursts = ([baseline] if baseline else []) + [o.burst for o in outcomes.values()]
+    bursts = ([baseline] if baseline else []) + [
+        b for o in outcomes.values() for b in (o.floor, o.burst) if b is not None
+    ]
     for b in bursts:
         two_xx = sum(v for s, v in b.statuses.items() if 200 <= s < 300)
         errors = (
@@ -523,6 +597,19 @@ def print_results(baseline: Burst | None, outcomes: dict[str, Outcome], args: Ar
         )
         if o.burst.sample_body:
             print(f"[{kind}] an ack with a body: {o.burst.sample_body}")
+        if o.floor is not None:
+            intact = (
+                o.floor_stored == args.n
+                and o.floor_distinct == args.n
+                and o.floor.accepted == args.n
+            )
+            print(
+                f"[{kind}] floor: stored answers: {o.floor_stored} ({o.floor_distinct} people) "
+                f"of {args.n} sent, {o.floor.accepted} acked as accepted  "
+                f"[{'OK' if intact else 'FAIL'}]"
+            )
+            if o.floor.sample_body:
+                print(f"[{kind}] floor: an ack with a body: {o.floor.sample_body}")
     print()
     for kind, o in outcomes.items():
         p99 = o.burst.p(99)
@@ -536,6 +623,21 @@ def print_results(baseline: Burst | None, outcomes: dict[str, Outcome], args: Ar
         print(
             f"target: >= {TARGET_PG_RATE:.0f} answers/s on PostgreSQL: {rate:.0f}/s  "
             f"[{verdict(rate >= TARGET_PG_RATE)}]"
+        )
+    for kind, o in outcomes.items():
+        if o.floor is None:
+            continue
+        rate_ratio = o.burst.rate / o.floor.rate if o.floor.rate else float("nan")
+        p99_ratio = o.burst.p(99) / o.floor.p(99) if o.floor.latencies_ms else float("nan")
+        print(
+            f"target: throughput >= {TARGET_VS_FLOOR_RATE}x the floor's, {kind}: "
+            f"{o.burst.rate:.0f}/s over {o.floor.rate:.0f}/s = {rate_ratio:.2f}x  "
+            f"[{verdict(rate_ratio >= TARGET_VS_FLOOR_RATE)}]"
+        )
+        print(
+            f"target: p99 <= {TARGET_VS_FLOOR_P99}x the floor's, {kind}: "
+            f"{o.burst.p(99):.0f} ms over {o.floor.p(99):.0f} ms = {p99_ratio:.2f}x  "
+            f"[{verdict(p99_ratio <= TARGET_VS_FLOOR_P99)}]"
         )
     if baseline is not None:
         for kind, o in outcomes.items():
@@ -559,6 +661,7 @@ class Args:
     log_level: str
     open_via_slack: bool
     workers: int
+    floor: bool = True
 
 
 async def run(args: Args) -> None:
@@ -588,6 +691,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=200, help="concurrent connections")
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--no-baseline", action="store_true", help="skip the bare bolt run")
+    parser.add_argument("--no-floor", action="store_true", help="skip the floor runs")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--log-level", default="INFO", help="LOG_LEVEL of the servers (the bot's default: INFO)"
@@ -615,9 +719,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         log_level=parsed.log_level,
         open_via_slack=parsed.open_via_slack,
         workers=parsed.workers,
+        floor=not parsed.no_floor,
     )
     print("bench/ack.py: time-to-ack of signed poll answers through alignment serve")
-    print_machine({"target": "p99 < 250 ms @200, >= 500/s on PostgreSQL, <= 1.5x bare bolt p99"})
+    print_machine(
+        {
+            "target": "p99 < 250 ms @200, >= 500/s on PostgreSQL, <= 1.5x bare bolt p99; "
+            ">= 0.8x the floor's answers/s, p99 <= 1.25x the floor's"
+        }
+    )
     if "postgres" in args.dbs:
         print(f"postgres: {PG_ADMIN_DSN} (a scratch database is created there and dropped)")
     asyncio.run(run(args))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import sys
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -84,6 +86,41 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
             )
         await connection.run_sync(run)
+
+
+async def upgrade_in_child(engine: AsyncEngine, url: str) -> None:
+    """``upgrade`` for a long-lived server: Alembic (~11 MiB with Mako) never enters it.
+
+    The usual start finds the schema at head without Alembic, as ``upgrade`` does. When there
+    is something to migrate (a new database, a new release), a short-lived child process runs
+    ``upgrade_sync`` (the PostgreSQL lock is taken there) and the server waits for it: that
+    start pays a second interpreter's start-up once. An in-memory SQLite database lives only
+    in this process, so it is migrated here.
+    """
+
+    def at_head(connection: Connection) -> bool:
+        head = schema_head()
+        return head is not None and _current_revision(connection) == head
+
+    async with engine.connect() as connection:
+        if await connection.run_sync(at_head):
+            return
+    if engine.url.get_backend_name() == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        await upgrade(engine)
+        return
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "import os; from storage.database import upgrade_sync; "
+        "upgrade_sync(os.environ['ALIGNMENT_MIGRATE_URL'])",
+        env={**os.environ, "ALIGNMENT_MIGRATE_URL": url},  # not in argv: it may hold a password
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await child.communicate()
+    if child.returncode != 0:
+        tail = output.decode(errors="replace").strip().splitlines()[-5:]
+        raise RuntimeError("database migration failed:\n" + "\n".join(tail))
 
 
 def upgrade_sync(url: str) -> None:

@@ -524,14 +524,16 @@ class SqlStore(MirrorTables):
         self, workspace_id: int, *, as_of: datetime | None = None
     ) -> dict[str, StudyInfo]:
         """The newest study per segment ("" = all customers), as known at ``as_of``."""
-        latest: dict[str, StudyInfo] = {}
-        for study in await self.list_studies(workspace_id):
-            if as_of is not None and study.imported_at > as_of:
-                continue
-            current = latest.get(study.segment)
-            if current is None or _newer(study, current):
-                latest[study.segment] = study
-        return latest
+        return _latest_studies(await self.list_studies(workspace_id), as_of)
+
+    async def latest_studies_at(
+        self, workspace_id: int, moments: Sequence[datetime | None]
+    ) -> list[dict[str, StudyInfo]]:
+        """``latest_studies`` as of each moment, in order, from one read of the studies."""
+        if not moments:
+            return []
+        studies = await self.list_studies(workspace_id)
+        return [_latest_studies(studies, moment) for moment in moments]
 
     # -- rounds and answers ---------------------------------------------------------------
 
@@ -642,6 +644,19 @@ class SqlStore(MirrorTables):
                 .select_from(m.Invitation)
                 .where(m.Invitation.round_id == round_id)
             )
+        return int(count or 0)
+
+    async def answer_count(self, round_id: int, *, team_id: int | None = None) -> int:
+        """How many people answered the round (a COUNT, no rows read); with ``team_id``, how
+        many of them are members of that team now (as ``answers_for_round``'s ``teams``)."""
+        query = select(func.count()).select_from(m.Answer).where(m.Answer.round_id == round_id)
+        if team_id is not None:
+            query = query.join(
+                m.TeamMember,
+                (m.TeamMember.person_id == m.Answer.person_id) & (m.TeamMember.team_id == team_id),
+            )
+        async with self._sessions() as session:
+            count = await session.scalar(query)
         return int(count or 0)
 
     async def record_answer(
@@ -1401,6 +1416,17 @@ async def _study_info(session: AsyncSession, row: m.Study) -> StudyInfo:
             for r, name in rows.all()
         ),
     )
+
+
+def _latest_studies(studies: Sequence[StudyInfo], as_of: datetime | None) -> dict[str, StudyInfo]:
+    latest: dict[str, StudyInfo] = {}
+    for study in studies:
+        if as_of is not None and study.imported_at > as_of:
+            continue
+        current = latest.get(study.segment)
+        if current is None or _newer(study, current):
+            latest[study.segment] = study
+    return latest
 
 
 def _newer(a: StudyInfo, b: StudyInfo) -> bool:

@@ -9,11 +9,11 @@ import secrets
 from aiohttp import web
 
 from adapters.teams.activities import MalformedActivity, check_activity
+from adapters.teams.bridge import BadActivity, LazyBridge, Unauthorized
 from adapters.teams.charts import CHARTS_ROUTE, ChartHost
 from adapters.teams.handlers import InboundHandler
 from adapters.teams.port import TeamsPort
 from adapters.teams.records import TeamsRecords
-from adapters.teams.sdk import BadActivity, BotBridge, Unauthorized
 from adapters.teams.settings import TeamsSettings
 from bot.model.ports import ChatPort, CoreApi, PlatformRecords
 
@@ -27,7 +27,7 @@ class TeamsAdapter:
 
     def __init__(self, *, settings: TeamsSettings, core: CoreApi, records: PlatformRecords) -> None:
         self.settings = settings
-        self._bridge = BotBridge(settings)
+        self._bridge = LazyBridge(settings)  # the SDK loads on the first Teams call
         self._records = TeamsRecords(records)
         self._charts = _chart_host(settings, records)
         self._port = TeamsPort(bridge=self._bridge, records=self._records, charts=self._charts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.teams import cards
 from adapters.teams.activities import (
@@ -25,10 +25,10 @@ from adapters.teams.activities import (
     team_id_of,
     workspace_of,
 )
+from adapters.teams.bridge import Json
 from adapters.teams.escape import message_text
 from adapters.teams.port import TeamsPort, card_message, person_details
 from adapters.teams.records import TeamsRecords
-from adapters.teams.sdk import Json, Turn
 from adapters.teams.text import help_markdown, teams_text
 from bot.model.domain import ConversationKind, ConversationRef, MessageRef, UserRef
 from bot.model.events import (
@@ -41,6 +41,9 @@ from bot.model.events import (
 )
 from bot.model.ports import CoreApi, DeliveryError
 from bot.model.views import PollState, PollView
+
+if TYPE_CHECKING:
+    from adapters.teams.sdk import Turn
 
 log = logging.getLogger(__name__)
 

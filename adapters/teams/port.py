@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from adapters.teams import cards
 from adapters.teams.activities import PLATFORM, member_ref
+from adapters.teams.bridge import Json, LazyBridge
 from adapters.teams.charts import ChartHost
 from adapters.teams.directory import TeamsDirectory
 from adapters.teams.escape import message_text
 from adapters.teams.images import shrink_png
 from adapters.teams.records import TeamsRecords
-from adapters.teams.sdk import BotBridge, Json, Turn
 from bot.model.domain import (
     AudienceKind,
     AudienceSource,
@@ -27,6 +27,9 @@ from bot.model.domain import (
 from bot.model.ports import Capabilities, DeliveryError, Mention, Resolved, UserProfile
 from bot.model.views import PollView, ReportView
 from bot.reports.render_text import render_report_fallback
+
+if TYPE_CHECKING:
+    from adapters.teams.sdk import Turn
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -82,7 +85,7 @@ def activity_bytes(message: Json) -> int:
 
 class TeamsPort:
     def __init__(
-        self, *, bridge: BotBridge, records: TeamsRecords, charts: ChartHost | None = None
+        self, *, bridge: LazyBridge, records: TeamsRecords, charts: ChartHost | None = None
     ) -> None:
         self._bridge = bridge
         self._records = records

@@ -2,7 +2,7 @@
 
 The SDK is being retired in favour of the Microsoft 365 Agents SDK; everything else in the
 adapter works on plain activity JSON through ``BotBridge`` and ``Turn``, so a move replaces
-this file only. The SDK has no type hints: its objects stay inside, typed ``Any``.
+this file only. Nothing imports it before the SDK is first needed (``bridge.LazyBridge``). The SDK has no type hints: its objects stay inside, typed ``Any``.
 """
 
 from __future__ import annotations
@@ -28,21 +28,13 @@ from botbuilder.schema import (
 from botframework.connector.auth import AuthenticationConstants
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
+from adapters.teams.bridge import BadActivity, Json, Unauthorized
 from adapters.teams.settings import TeamsSettings
 from bot.model.ports import DeliveryError
 
 log = logging.getLogger(__name__)
 
-Json = dict[str, Any]
 T = TypeVar("T")
-
-
-class Unauthorized(Exception):
-    """The request's token is missing or invalid (answered with 401)."""
-
-
-class BadActivity(ValueError):
-    """The SDK could not read the activity (answered with 400)."""
 
 
 @dataclass(frozen=True, slots=True)

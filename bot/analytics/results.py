@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from bot.analytics.agreement import Concordance
-from bot.analytics.customers import CustomerProfile
-from bot.analytics.score import ScoreResult
-from bot.analytics.surprises import RankGap, Surprise
+if TYPE_CHECKING:  # their modules need numpy; these types are only annotations here
+    from bot.analytics.agreement import Concordance
+    from bot.analytics.customers import CustomerProfile
+    from bot.analytics.score import ScoreResult
+    from bot.analytics.surprises import RankGap, Surprise
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,4 +259,22 @@ def _group_json(group: GroupResult | None, count_key: str) -> dict[str, Any]:
         "kendall_w_permutation_p": w.permutation_p,
         **(_NO_SEGMENT if headline is None else segment_json(headline)),
         "segments": [segment_json(s) for s in group.segments],
+    }
+
+
+@cache
+def annotation_types() -> dict[str, type]:
+    """The types the annotations above name but this module does not import (they live with
+    numpy): what ``typing.get_type_hints`` needs to resolve them (``bot.reports.snapshot``)."""
+    from bot.analytics.agreement import Concordance
+    from bot.analytics.customers import CustomerProfile
+    from bot.analytics.score import ScoreResult
+    from bot.analytics.surprises import RankGap, Surprise
+
+    return {
+        "Concordance": Concordance,
+        "CustomerProfile": CustomerProfile,
+        "ScoreResult": ScoreResult,
+        "RankGap": RankGap,
+        "Surprise": Surprise,
     }

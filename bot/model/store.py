@@ -185,6 +185,12 @@ class Store(MirrorStore, Protocol):
         """The newest study per segment ("" = all customers), as known at ``as_of``."""
         ...
 
+    async def latest_studies_at(
+        self, workspace_id: int, moments: Sequence[datetime | None]
+    ) -> list[dict[str, StudyInfo]]:
+        """``latest_studies`` as of each moment, in order, from one read of the studies."""
+        ...
+
     async def open_round(
         self,
         workspace_id: int,
@@ -220,6 +226,11 @@ class Store(MirrorStore, Protocol):
     async def invitations(self, round_id: int) -> list[InvitationInfo]: ...
 
     async def invitation_count(self, round_id: int) -> int: ...
+
+    async def answer_count(self, round_id: int, *, team_id: int | None = None) -> int:
+        """How many people answered the round (a COUNT, no rows read); with ``team_id``, how
+        many of them are members of that team now (as ``answers_for_round``'s ``teams``)."""
+        ...
 
     async def record_answer(
         self,

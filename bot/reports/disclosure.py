@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING, Any
 
 from bot.analytics import Analysis, GroupResult
+
+if TYPE_CHECKING:  # numpy itself is imported where it computes: an idle server never needs it
+    import numpy as np
+    from numpy.typing import NDArray
 
 TOO_FEW = "too few answers"
 HIDDEN = "hidden so that individual answers cannot be worked out"
@@ -67,6 +68,8 @@ def decide(
     fewer than ``minimum`` people is hidden (it would show what the extra people answered
     if answers stayed the same between rounds).
     """
+    import numpy as np
+
     people = tuple(teams_of)
     previous = [(_mask(people, ids), len(ids)) for ids in earlier]
     return decide_counted(
@@ -88,6 +91,8 @@ def decide_counted(
     over rows, so rows of people who are alike in all these respects give exactly the
     verdicts of one row per person, with work that grows with the rows, not the people.
     """
+    import numpy as np
+
     weights = np.asarray(counts, dtype=np.int64)
     groups = _member_sets(teams)
     verdicts = {
@@ -116,6 +121,8 @@ def _size(members: NDArray[np.bool_], weights: NDArray[np.int64]) -> int:
 def _member_sets(teams: Sequence[Sequence[str]]) -> dict[str, NDArray[np.bool_]]:
     # Few distinct team combinations, many rows: number the combinations in one pass,
     # then build each team's membership with vector operations.
+    import numpy as np
+
     patterns: dict[tuple[str, ...], int] = {}
     codes = np.fromiter(
         (patterns.setdefault(tuple(found), len(patterns)) for found in teams),
@@ -132,6 +139,8 @@ def _member_sets(teams: Sequence[Sequence[str]]) -> dict[str, NDArray[np.bool_]]
 
 def _mask(people: Sequence[str], ids: frozenset[str]) -> NDArray[np.bool_]:
     """An earlier group over this round's respondents."""
+    import numpy as np
+
     return np.fromiter((person in ids for person in people), dtype=np.bool_, count=len(people))
 
 
@@ -191,6 +200,8 @@ def _atom_leak(
     published totals are sums over atoms, so an atom's total is known exactly when its
     indicator lies in the row space of the group-by-atom matrix. The smallest group with a
     part in that combination is hidden."""
+    import numpy as np
+
     if not shown:
         return None
     atoms, sizes = _atoms(np.stack([groups[name] for name in shown]), weights)
@@ -207,6 +218,8 @@ def _atoms(
 ) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
     """The distinct membership patterns (atoms x groups) of a groups x rows matrix, and
     how many people (the rows' weights added up) have each."""
+    import numpy as np
+
     if matrix.shape[0] > 62:
         atoms, inverse = np.unique(matrix.T, axis=0, return_inverse=True)
         return atoms, _weighted_counts(inverse, weights, len(atoms))
@@ -219,6 +232,8 @@ def _atoms(
 def _weighted_counts(
     inverse: NDArray[np.intp], weights: NDArray[np.int64], size: int
 ) -> NDArray[np.int64]:
+    import numpy as np
+
     totals = np.zeros(size, dtype=np.int64)
     np.add.at(totals, np.ravel(inverse), weights)
     return totals
@@ -226,6 +241,8 @@ def _weighted_counts(
 
 def _combination_for(atom_by_group: NDArray[np.float64], atom: int) -> NDArray[np.float64] | None:
     """Coefficients c with (groups' totals) · c = the atom's total alone, or None."""
+    import numpy as np
+
     target = np.zeros(atom_by_group.shape[0])
     target[atom] = 1.0
     solved = np.linalg.lstsq(atom_by_group, target, rcond=None)[0]

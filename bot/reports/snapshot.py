@@ -20,6 +20,7 @@ from functools import cache
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from bot.analytics import Analysis
+from bot.analytics.results import annotation_types
 from bot.reports.disclosure import Verdict, Verdicts
 
 FORMAT = 1
@@ -98,7 +99,9 @@ def _typed(hint: Any, data: Any) -> Any:
 def _shape(cls: type) -> tuple[dict[str, Any], tuple[Field[Any], ...]]:
     """A dataclass's resolved hints and fields: the same for every value of the class, and
     resolving them is most of a decode's cost (a dashboard reads many rounds at once)."""
-    return get_type_hints(cls), fields(cls)
+    # The result types name numpy's types only for type checkers; annotation_types() stands
+    # in for them so resolving needs no numpy.
+    return get_type_hints(cls, localns=annotation_types()), fields(cls)
 
 
 def _not_none(args: tuple[Any, ...]) -> Any:

@@ -15,8 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from bot.analytics.agreement import kendall_w
-from bot.analytics.ranks import rank_matrix
 from bot.model.mirror import (
     Admission,
     CustomerAgreement,
@@ -279,6 +277,9 @@ def customer_agreement(
     study: StudyInfo, rankings: Sequence[Sequence[int]], attributes: Sequence[AttributeInfo]
 ) -> CustomerAgreement:
     """Kendall's W (tie-corrected) over the attributes of the study the answers became."""
+    from bot.analytics.agreement import kendall_w  # numpy on first use
+    from bot.analytics.ranks import rank_matrix
+
     names = {attribute.id: attribute.name for attribute in attributes}
     answers = [tuple(names[value] for value in ranking) for ranking in rankings]
     matrix = rank_matrix(study.to_study().attributes, answers)

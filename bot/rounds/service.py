@@ -12,8 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bot.analytics import Analysis, AnswerCount, analyse_counts, customer_profile
+from bot.analytics import Analysis, AnswerCount
 from bot.analytics import Settings as AnalysisSettings
+from bot.analytics.lazy import analyse_counts, customer_profile  # numpy on the first call
 from bot.model.defaults import DEFAULT_QUESTION
 from bot.model.domain import (
     AudienceKind,
@@ -323,7 +324,7 @@ class RoundService:
         closed = await self._store.get_round(workspace.id, round_info.id)
         assert closed is not None
         report = await self.queue_results(workspace, closed)
-        answers = len(await self._store.answers_for_round(closed.id))
+        answers = await self._store.answer_count(closed.id)
         return Closed(closed, report, answers)
 
     async def queue_results(self, workspace: WorkspaceInfo, round_info: RoundInfo) -> ReportView:
@@ -560,16 +561,17 @@ class RoundService:
     async def _open_report(
         self, title: str, round_info: RoundInfo, team: TeamInfo | None
     ) -> ReportView:
-        answers = await self._store.answers_for_round(round_info.id)
+        answered = await self._store.answer_count(
+            round_info.id, team_id=team.id if team is not None else None
+        )
         if team is not None:
-            answers = [a for a in answers if team.name in a.teams]
             title += f" — team {team.name}"
         return open_round_report(
             title,
             round_info.label,
             self._clock(),
             invited=await self._invited(round_info, team),
-            answered=len(answers),
+            answered=answered,
             minimum=self._analysis.min_group_size,
         )
 
@@ -630,12 +632,25 @@ class RoundService:
 
     async def my_answers(self, workspace: WorkspaceInfo, person: PersonInfo) -> list[AnswerSummary]:
         names = await self._attribute_names(workspace)
+        answered = await self._store.answers_of_person(workspace.id, person.id)
+        closed = [r for r, _ in answered if r.state is RoundState.CLOSED]
+        # The research each closed round compares with, from one read of the studies (not one
+        # per round); the customers' top k once per study and k.
+        studies = iter(
+            await self._store.latest_studies_at(workspace.id, [r.closed_at for r in closed])
+        )
+        tops: dict[tuple[int, int], tuple[str, ...]] = {}
         summaries: list[AnswerSummary] = []
-        for round_info, answer in await self._store.answers_of_person(workspace.id, person.id):
+        for round_info, answer in answered:
             ranking = tuple(names.get(a, str(a)) for a in answer.ranking)
             top: tuple[str, ...] = ()
             if round_info.state is RoundState.CLOSED:
-                top = tuple(await self._customer_top(workspace, round_info))
+                study = _compared_study(next(studies))
+                if study is not None:
+                    key = (study.id, round_info.top_k)
+                    if key not in tops:
+                        tops[key] = tuple(_customer_top_of(study, round_info.top_k))
+                    top = tops[key]
             hits = len(set(ranking[: round_info.top_k]) & set(top)) if top else None
             summaries.append(
                 AnswerSummary(round_info.label, answer.answered_at, ranking, top, hits)
@@ -645,11 +660,10 @@ class RoundService:
     async def _customer_top(self, workspace: WorkspaceInfo, round_info: RoundInfo) -> Sequence[str]:
         # Customers' top k comes from research alone, so it is shown even to a person whose
         # group was too small for a report: it reveals nothing about colleagues.
-        studies = await self.studies_at(workspace, round_info.closed_at)
-        study = studies.get("") or next(iter(studies.values()), None)
+        study = _compared_study(await self.studies_at(workspace, round_info.closed_at))
         if study is None:
             return ()
-        return customer_profile(study.to_study(), round_info.top_k).top(round_info.top_k)
+        return _customer_top_of(study, round_info.top_k)
 
     async def home_view(self, workspace: WorkspaceInfo, person: PersonInfo, role: Role) -> HomeView:
         mine = tuple(await self.my_answers(workspace, person))
@@ -673,7 +687,7 @@ class RoundService:
         rate = None
         if current is not None:
             invited = await self._store.invitation_count(current.id)
-            answered = len(await self._store.answers_for_round(current.id))
+            answered = await self._store.answer_count(current.id)
             shown = disclosure.shows_count(answered, self._analysis.min_group_size)
             rate = answered / invited if invited and shown else None
         closed = await self._store.list_rounds(workspace.id, state=RoundState.CLOSED, limit=1)
@@ -690,6 +704,15 @@ class EarlierGroup:
     round_id: int
     group: str  # disclosure.ORGANISATION or a team name
     size: int
+
+
+def _compared_study(studies: Mapping[str, StudyInfo]) -> StudyInfo | None:
+    """The study a person's own answers are compared with: all customers, else any segment."""
+    return studies.get("") or next(iter(studies.values()), None)
+
+
+def _customer_top_of(study: StudyInfo, k: int) -> Sequence[str]:
+    return customer_profile(study.to_study(), k).top(k)
 
 
 def _in_group(teams: Sequence[str], group: str) -> bool:

@@ -18,7 +18,7 @@ from bot.model.settings import CoreSettings
 from bot.rounds.scheduler import LeaderLock, Scheduler
 from bot.runtime.core import AlignmentCore, Clock, utc_now
 from bot.runtime.server import create_web_app
-from storage.database import create_engine, upgrade
+from storage.database import create_engine, upgrade, upgrade_in_child
 from storage.leader import leader_lock_for
 from storage.sql_store import SqlStore
 
@@ -66,10 +66,17 @@ async def build_app(
     clock: Clock = utc_now,
     chart_dir: Path | None = None,
     with_chat_adapters: bool = True,
+    migrate_in_child: bool = False,
 ) -> App:
-    """Open the database (migrating it), build the core and every configured adapter."""
+    """Open the database (migrating it), build the core and every configured adapter.
+
+    ``migrate_in_child``: for ``serve``, whose process lives on; a migration then runs in a
+    short-lived child, so the server never holds Alembic (``storage.database``)."""
     engine = create_engine(settings.database_url)
-    await upgrade(engine)
+    if migrate_in_child:
+        await upgrade_in_child(engine, settings.database_url)
+    else:
+        await upgrade(engine)
     store = SqlStore(engine, clock=clock)
     core = AlignmentCore(store=store, settings=settings, clock=clock)
     core.register_port(ConsolePort(records=store, chart_dir=chart_dir))

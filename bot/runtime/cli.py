@@ -307,7 +307,7 @@ async def _serve(
     from bot.runtime.supervisor import watch_parent
 
     try:
-        app = await build_app(settings)
+        app = await build_app(settings, migrate_in_child=True)
     except ValueError as exc:  # adapters' settings errors are ValueErrors with one clear line
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
