@@ -74,8 +74,9 @@ class MirrorService:
         # Every form view and submission needs the attribute list; a burst of customers
         # (a newsletter going out) would otherwise read it twice per answer.
         self._attributes: Recent[int, list[AttributeInfo]] = Recent(ttl=ATTRIBUTES_SECONDS)
-        # One-time link (hash) -> what never changes about its study: workspace id, top k.
-        self._shown: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        # One-time link (hash) -> its study as the form was served (workspace, k and name
+        # never change; whether it is still open the answer's write checks).
+        self._shown: OrderedDict[str, MirrorInfo] = OrderedDict()
 
     # -- admins ---------------------------------------------------------------------------
 
@@ -188,7 +189,7 @@ class MirrorService:
         return MirrorOutcome(MirrorPage.FORM, form, reusable=link.reusable)
 
     def _remember(self, hashed: str, mirror: MirrorInfo) -> None:
-        self._shown[hashed] = (mirror.workspace_id, mirror.top_k)
+        self._shown[hashed] = mirror
         self._shown.move_to_end(hashed)
         while len(self._shown) > SHOWN_FORMS:
             self._shown.popitem(last=False)
@@ -203,15 +204,12 @@ class MirrorService:
         shown = await self.mirror_form(token)
         if shown.form is None:
             return shown
-        valid = {str(attribute.id) for attribute in shown.form.attributes}
-        problem = ranking_problem(ranking, valid, shown.form.top_k)
+        problem = _form_problem(shown.form, ranking)
         if problem is not None:
             return replace(shown, problem=problem)
         if shown.reusable and not admit_open():
             return MirrorOutcome(MirrorPage.TOO_MANY, reusable=True)
-        ids = [int(value) for value in ranking]
-        write = await self._store.record_mirror_response(token_hash(token), ids, at=self._clock())
-        return MirrorOutcome(WRITES_TO_PAGES[write])
+        return await self._record(token_hash(token), ranking)
 
     async def _submit_shown(self, token: str, ranking: tuple[str, ...]) -> MirrorOutcome | None:
         """The usual answer, a valid ranking through a one-time link whose form this process
@@ -219,15 +217,12 @@ class MirrorService:
         unspent and its study open, and says which if not. None: take the long way (an
         unknown link, or a ranking with a problem, whose page depends on the link's state)."""
         hashed = token_hash(token)
-        known = self._shown.get(hashed)
-        if known is None:
+        mirror = self._shown.get(hashed)
+        if mirror is None or _form_problem(await self._form(mirror), ranking) is not None:
             return None
-        workspace_id, top_k = known
-        attributes = await self._attributes.get(
-            workspace_id, lambda: self._store.list_attributes(workspace_id)
-        )
-        if ranking_problem(ranking, {str(a.id) for a in attributes}, top_k) is not None:
-            return None
+        return await self._record(hashed, ranking)
+
+    async def _record(self, hashed: str, ranking: tuple[str, ...]) -> MirrorOutcome:
         ids = [int(value) for value in ranking]
         write = await self._store.record_mirror_response(hashed, ids, at=self._clock())
         return MirrorOutcome(WRITES_TO_PAGES[write])
@@ -238,6 +233,10 @@ class MirrorService:
             workspace_id, lambda: self._store.list_attributes(workspace_id)
         )
         return MirrorForm(title=mirror.name, top_k=mirror.top_k, attributes=tuple(attributes))
+
+
+def _form_problem(form: MirrorForm, ranking: Sequence[str]) -> str | None:
+    return ranking_problem(ranking, {str(a.id) for a in form.attributes}, form.top_k)
 
 
 def ranking_problem(ranking: Sequence[str], valid: set[str], k: int) -> str | None:
