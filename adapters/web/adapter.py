@@ -16,10 +16,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader
 
 from adapters.web.limits import AddressLimit, client_address
-from adapters.web.security import Csrf, secure
+from adapters.web.security import Csrf, page_templates, secure
 from adapters.web.settings import WebSettings
 from bot.model.mirror import MirrorApi, MirrorOutcome, MirrorPage
 from bot.model.ports import PlatformRecords
@@ -74,12 +73,7 @@ class WebAdapter:
         self._csrf = Csrf(records, secret)
         self.open_limit = AddressLimit(settings.open_link_per_hour)
         self._proxies = settings.proxies()
-        self._templates = Environment(
-            loader=FileSystemLoader(HERE / "templates"),
-            autoescape=True,  # every value is escaped; templates never mark anything safe
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        self._templates = page_templates()
         self._templates.globals["ordinal"] = _ordinal
 
     def add_routes(self, app: web.Application) -> None:

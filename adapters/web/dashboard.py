@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader
 
 from adapters.web import dashboard_csv as csv_of
 from adapters.web.dashboard_svg import heat_colour, heat_text, score_chart
-from adapters.web.security import secure
+from adapters.web.security import page_templates, secure
 from bot.model.dashboard import DashboardAccess, DashboardApi, DashboardNotFound, Viewer
 from bot.reports.render_text import joined, percent, q_text, score_meaning, trend_line
 
@@ -64,12 +63,7 @@ Page = Callable[[web.Request, Viewer], Awaitable[web.StreamResponse]]
 class DashboardSite:
     def __init__(self, *, api: DashboardApi) -> None:
         self._api = api
-        self._templates = Environment(
-            loader=FileSystemLoader(HERE / "templates"),
-            autoescape=True,  # every value is escaped; templates never mark anything safe
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        self._templates = page_templates()
         self._templates.globals.update(
             heat_colour=heat_colour,
             heat_text=heat_text,

@@ -11,8 +11,10 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+from pathlib import Path
 
 from aiohttp import web
+from jinja2 import Environment, FileSystemLoader
 
 from bot.model.ports import PlatformRecords
 
@@ -42,6 +44,16 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
 }
+
+
+def page_templates() -> Environment:
+    """The web channel's Jinja2 templates (the mirror survey's and the dashboard's)."""
+    return Environment(
+        loader=FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=True,  # every value is escaped; templates never mark anything safe
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def secure(response: web.StreamResponse, request: web.Request) -> web.StreamResponse:
