@@ -69,6 +69,7 @@ async def _json_of(response: aiohttp.ClientResponse) -> Any:
         {"round_id": 7, "k": 3.5, "channel": "DADA", "ts": "1.2"},
     ],
 )
+@pytest.mark.usefixtures("heap_frozen_as_serve_does")
 async def test_a_forged_k_or_round_in_the_poll_modal_is_refused_at_once(
     slack: Server, slack_core: FakeCore, metadata: dict[str, Any]
 ) -> None:

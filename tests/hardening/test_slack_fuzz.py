@@ -8,12 +8,10 @@ stored record, no Slack API call. Correctly signed requests with arbitrary bodie
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import hmac
 import time
 from collections import Counter
-from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import pytest
@@ -225,19 +223,6 @@ SIGNED_FUZZ = settings(
 
 
 SIGNED_SEEN: Counter[int] = Counter()
-
-
-@pytest.fixture
-def heap_frozen_as_serve_does() -> Iterator[None]:
-    """`alignment serve` collects and freezes its start-up heap (bot/runtime/cli.py), so a
-    collection during a request never walks it. This test process instead holds the objects of
-    every test that ran before, and a full collection over them, triggered by whichever
-    allocation comes next, is not the request's work: freeze them as serve does, so the CPU
-    bound below measures the request and still counts every collection of what it allocates."""
-    gc.collect()
-    gc.freeze()
-    yield
-    gc.unfreeze()
 
 
 @pytest.mark.usefixtures("heap_frozen_as_serve_does")

@@ -193,6 +193,7 @@ def _interactions(service_url: str) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.usefixtures("heap_frozen_as_serve_does")
 @SIGNED_FUZZ
 @given(data=st.data())
 async def test_authenticated_hostile_activities_never_5xx_store_nothing_and_stay_fast(
