@@ -96,6 +96,11 @@ class RecordingSlackApi(FakeSlackApi):
             self.throttled_at.append(now)
         return response
 
+    def _over_rate(self) -> bool:
+        # With several workspaces each token has its own limit (``_team_refuses``); the base
+        # class's one window over every post would cap all workspaces together at one limit.
+        return False if self.team_of_token else super()._over_rate()
+
     def _team_refuses(self, team: str, now: float) -> float | None:
         """Seconds to wait when one workspace's post is over its own limit (or in its pause)."""
         if self.paused_from is not None and team == self.pause_team:
@@ -164,7 +169,8 @@ def add_team(fake: RecordingSlackApi, number: int, spec: str) -> None:
     people = [f"U{number}{n:06d}" for n in range(int(members))]
     for person in people:
         fake.add_user(person, name=f"Person {person}")
-    fake.channel_members[channel] = people
+    # A real channel (conversations.info knows it), as `teams add … channel:ID` now checks.
+    fake.add_channel(channel, f"all-{team.lower()}", members=people)
 
 
 async def serve(args: argparse.Namespace) -> None:
