@@ -35,11 +35,12 @@ def create_engine(url: str) -> AsyncEngine:
     # SQLAlchemy then discards every pooled connection from before the failure, so one
     # request per process is refused (and told so) and the next ones reconnect
     # (tests/hardening/test_db_faults.py). Recycling keeps connections from outliving a
-    # proxy's or firewall's idle timeout. Connections beyond pool_size are closed when
-    # returned: under a burst of mirror form posts (bench/mirror.py, 100 clients) a pool of
-    # 10 spent 5 % of the server's CPU opening new ones, so 20 stay open; the cap on
-    # connections per process is 30, as before.
-    return create_async_engine(url, pool_size=20, max_overflow=10, pool_recycle=1800)
+    # proxy's or firewall's idle timeout. At most 30 connections per process, opened only as
+    # requests need them; once opened they stay open, since a pool closes its overflow
+    # connections when they come back: under a burst of mirror form posts (bench/mirror.py,
+    # 100 clients) reopening them cost 4 % of the server's CPU (and a new SSL negotiation
+    # attempt and statement preparation each).
+    return create_async_engine(url, pool_size=30, max_overflow=0, pool_recycle=1800)
 
 
 def _ensure_sqlite_dir(url: str) -> None:
