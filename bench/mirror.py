@@ -12,9 +12,16 @@
    links are posted again, each by two clients at the same moment (a double click, a link
    forwarded to a colleague): every one must answer "already answered". The database must
    hold exactly N responses and N spent links.
+4. ``--runs`` times (default 3), each on a new database; the target is judged on the worst
+   run's p99, since one quiet run proves little on a shared machine.
 
-    python bench/mirror.py                 # N=2000, 100 concurrent
-    python bench/mirror.py --quick         # N=500, 50 concurrent
+The server is ``alignment serve`` as it comes (one process) unless ``--workers`` says
+otherwise: on this 2-core machine the 100 clients and PostgreSQL take the other core, and a
+second worker competes with them (README's table gives both).
+
+    python bench/mirror.py                 # N=2000, 100 concurrent, 3 runs
+    python bench/mirror.py --workers 2     # two server processes on the port
+    python bench/mirror.py --quick         # N=500, 50 concurrent, 1 run
 """
 
 from __future__ import annotations
@@ -168,7 +175,7 @@ async def stored(url: str, survey_id: int) -> tuple[int, int]:
     return int(responses), int(spent)
 
 
-def report(tally: Tally, wall: float, n: int, concurrency: int, workers: int) -> bool:
+def report(tally: Tally, wall: float, n: int, concurrency: int, workers: int) -> float:
     p50, p95, p99 = (percentile(tally.post_ms, q) for q in (50, 95, 99))
     print(
         f"\nsubmissions : {n} from {concurrency} concurrent clients in {wall:.1f} s "
@@ -188,7 +195,7 @@ def report(tally: Tally, wall: float, n: int, concurrency: int, workers: int) ->
     print(f"outcomes    : {dict(tally.outcomes)}")
     ok = p99 < TARGET_P99_MS
     print(f"target      : p99 of a submission under {TARGET_P99_MS:.0f} ms -> {verdict(ok)}")
-    return ok
+    return p99
 
 
 async def reuse(links: list[str]) -> Counter[str]:
@@ -200,6 +207,23 @@ async def reuse(links: list[str]) -> Counter[str]:
 
 async def main(args: argparse.Namespace) -> int:
     print_machine({"database": f"PostgreSQL ({PG_ADMIN_DSN.rsplit('@', 1)[-1]})"})
+    results = []
+    for run in range(1, args.runs + 1):
+        print(f"\n== run {run} of {args.runs}: serve --workers {args.workers}")
+        results.append(await one_run(args))
+    p99s = [p99 for _, p99 in results]
+    once = all(ok for ok, _ in results)
+    worst = max(p99s)
+    print(f"\np99 of each run: {', '.join(f'{p:.1f}' for p in p99s)} ms")
+    print(
+        f"target: p99 under {TARGET_P99_MS:.0f} ms in every run (the worst, {worst:.1f} ms) -> "
+        f"{verdict(worst < TARGET_P99_MS)}; every answer stored exactly once -> {verdict(once)}"
+    )
+    return 0 if once else 1  # a timing miss is reported, never a failure; a lost answer is
+
+
+async def one_run(args: argparse.Namespace) -> tuple[bool, float]:
+    """One burst on a new database: (every answer stored exactly once, POST p99 in ms)."""
     name = f"bench_mirror_{os.getpid()}"
     url = await create_pg_database(name)
     port = free_port()
@@ -220,7 +244,7 @@ async def main(args: argparse.Namespace) -> int:
             tally.server_cpu_s = tree_cpu_seconds(server.pid) - cpu_before
             twice = await double_submits(links[:doubles], args.seed)
             again = await reuse(links[-args.reopen :])
-        report(tally, wall, rest, args.concurrency, args.workers)
+        p99 = report(tally, wall, rest, args.concurrency, args.workers)
         responses, spent = await stored(url, survey_id)
     finally:
         await drop_pg_database(name)
@@ -234,21 +258,28 @@ async def main(args: argparse.Namespace) -> int:
     print(f"reopened    : {args.reopen} answered links opened again: {dict(again)}")
     print(f"stored      : {responses} responses, {spent} spent links (expected {args.n} each)")
     print(f"exactly once: {verdict(once)}")
-    return 0 if once else 1  # a timing miss is reported, never a failure; a lost answer is
+    return once, p99
 
 
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=2000, help="links, each answered once")
     parser.add_argument("--concurrency", type=int, default=100, help="concurrent clients")
-    parser.add_argument("--workers", type=int, default=2, help="`serve --workers`")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="`serve --workers` (default 1, serve's own default: on 2 cores the clients and "
+        "PostgreSQL take the other core)",
+    )
+    parser.add_argument("--runs", type=int, default=3, help="bursts, each on a new database")
     parser.add_argument("--doubles", type=int, default=50, help="links sent twice at once")
     parser.add_argument("--reopen", type=int, default=20, help="answered links opened again")
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--quick", action="store_true", help="N=500, 50 concurrent")
     args = parser.parse_args()
     if args.quick:
-        args.n, args.concurrency, args.doubles = 500, 50, 20
+        args.n, args.concurrency, args.doubles, args.runs = 500, 50, 20, 1
     return args
 
 
