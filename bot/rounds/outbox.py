@@ -34,6 +34,9 @@ MAX_ATTEMPTS = 8
 # Sent messages are marked in one transaction per this many seconds, not one per message;
 # one sent but not yet marked when the process dies is one the platform is asked about.
 MARK_EVERY_SECONDS = 0.1
+# Most messages one claim takes (across workspaces; each workspace is also capped by its
+# window): it bounds one claim query, not how many a drain sends.
+CLAIM_LIMIT = 5000
 
 
 @runtime_checkable
@@ -229,13 +232,19 @@ class Outbox:
             total += handled
         return total
 
-    async def drain_once(self, batch: int = 5000) -> int:
+    async def drain_once(self, refresh_every: int = 5000) -> int:
         """Send what is due, claiming more as sends finish, until nothing is due.
 
         A workspace's window is refilled once half of it is free (a claim-then-wait-for-all
-        loop idles at every batch's tail; a claim per finished send costs a query each)."""
+        loop idles at every batch's tail; a claim per finished send costs a query each).
+        The sending never stops to start over: ending a drain after N messages made the
+        pipeline run dry while its slowest send (one waiting out a 429's Retry-After) ended,
+        a second lost in every workspace (bench/fanout.py --workspaces). Instead the
+        workspaces and reports read once per drain are read again every ``refresh_every``
+        messages, so a long fan-out does not go on with what it read at its start."""
         window = _Window(self._window)
         handled = 0
+        refresh_at = refresh_every
         self._reports.clear()
         self._polls.clear()
         self._workspaces.clear()
@@ -252,8 +261,12 @@ class Outbox:
         try:
             claim_now = True
             while True:
-                if claim_now and handled < batch:
-                    handled += await self._refill(window, news, marks, batch - handled)
+                if claim_now:
+                    handled += await self._refill(window, news, marks, CLAIM_LIMIT)
+                if handled >= refresh_at:
+                    self._reports.clear()
+                    self._workspaces.clear()
+                    refresh_at = handled + refresh_every
                 if not window.running:
                     return handled
                 first = await news.get()

@@ -86,6 +86,52 @@ async def test_a_claim_left_by_a_dead_worker_is_finished_by_another(world: World
     assert (await world.app.store.outbox_counts()) == {"sent": 1}
 
 
+class OneSlowSend(SlowPort):
+    """Only the text "slow" waits to be released (a send waiting out a 429's Retry-After);
+    every other send goes at once, and ``others`` is set once ``fast`` of them have."""
+
+    def __init__(self, fast: int) -> None:
+        super().__init__()
+        self.fast = fast
+        self.others = asyncio.Event()
+
+    async def post_text(
+        self, conversation: ConversationRef, text: str, *, key: Any = None
+    ) -> MessageRef:
+        if text == "slow":
+            return await super().post_text(conversation, text, key=key)
+        self.sent.append(text)
+        if len(self.sent) == self.fast:
+            self.others.set()
+        return MessageRef(conversation, str(len(self.sent)))
+
+
+async def test_a_drain_goes_on_past_its_refresh_without_waiting_for_its_slowest_send(
+    world: World,
+) -> None:
+    """Past ``refresh_every`` messages a drain keeps claiming and sending while a slow send
+    is in flight. It used to end after that many and wait for every send in flight first,
+    so the pipeline ran dry until the slowest was done (a second lost per 5,000 messages)."""
+    workspace = await world.app.core.workspace(world.session("boss").user.workspace)
+    texts = ["slow", *(str(n) for n in range(1, 41))]
+    items = [
+        NewOutboxItem(f"text:drain:{n}", OutboxKind.TEXT, {"user_id": "ann", "text": text})
+        for n, text in enumerate(texts)
+    ]
+    assert await world.app.store.enqueue(workspace.id, items) == 41
+    port = OneSlowSend(fast=40)
+    sending = asyncio.ensure_future((await _outbox(world, port)).drain_once(refresh_every=5))
+    await asyncio.wait_for(port.started.wait(), 5)
+
+    try:
+        await asyncio.wait_for(port.others.wait(), 5)
+    finally:
+        port.release.set()
+    assert await sending == 41
+    assert sorted(port.sent) == sorted(texts)
+    assert (await world.app.store.outbox_counts()) == {"sent": 41}
+
+
 async def test_enqueue_counts_only_new_keys_across_chunks_and_calls(world: World) -> None:
     workspace = await world.app.core.workspace(world.session("boss").user.workspace)
 
