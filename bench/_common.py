@@ -250,26 +250,37 @@ def command_line(pid: int) -> str:
     return "?"
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process so far."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of one process so far."""
     with contextlib.suppress(OSError, IndexError, ValueError):
         raw = Path(f"/proc/{pid}/stat").read_text()
         fields = raw[raw.rindex(")") + 2 :].split()
         ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks
-    return 0.0
+        return int(fields[11]) / ticks, int(fields[12]) / ticks
+    return 0.0, 0.0
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU time of a process and its live children (``serve --workers``: the supervisor and
-    its workers)."""
-    total = cpu_seconds(pid)
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far."""
+    return sum(cpu_times(pid))
+
+
+def tree_cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a process and its live children (``serve --workers``:
+    the supervisor and its workers)."""
+    user, system = cpu_times(pid)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, IndexError, ValueError):
             raw = stat.read_text()
             if int(raw[raw.rindex(")") + 2 :].split()[1]) == pid:
-                total += cpu_seconds(int(stat.parent.name))
-    return total
+                child_user, child_system = cpu_times(int(stat.parent.name))
+                user, system = user + child_user, system + child_system
+    return user, system
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its live children."""
+    return sum(tree_cpu_times(pid))
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------------
