@@ -300,7 +300,12 @@ async def run_floor(
         )
         child.stop()
         answers = await store.answers_for_round(round_id)
-        await store.close_round(workspace_id, round_id, datetime.now(UTC), actor="bench")
+        closed_at = datetime.now(UTC)
+        await store.close_round(workspace_id, round_id, closed_at, actor="bench")
+        # Its results are nobody's: marked reported, so the bot's scheduler does not report
+        # the round and queue 5,000 feedback DMs in the middle of the bot's own burst (it
+        # does that for a closed round not yet reported, after a crash between the two).
+        await store.mark_reported(round_id, closed_at)
         return burst, len(answers), len({a.person_id for a in answers})
     finally:
         await store.close()
