@@ -77,6 +77,55 @@ async def main():
 asyncio.run(main())
 """
 
+# A round of six answers, with customer research, closed through the core as the deadline
+# would close it (its report frozen and queued); prints the thread that first imported each
+# heavy module of the statistics and the chart.
+CLOSE_AND_LIST_IMPORTING_THREADS = """
+import asyncio, json, sys, threading
+from datetime import UTC, datetime, timedelta
+
+HEAVY = ("numpy", "scipy.stats", "matplotlib.figure")
+importing_thread = {}
+
+def hook(event, args):
+    if event == "import" and args[0] in HEAVY and args[0] not in importing_thread:
+        importing_thread[args[0]] = threading.current_thread().name
+
+sys.addaudithook(hook)
+
+from bot.model.domain import WorkspaceRef
+from bot.model.settings import CoreSettings
+from bot.runtime.app import build_app
+from bot.runtime.cli import _as_operator
+
+async def main():
+    app = await build_app(CoreSettings(database_url=sys.argv[1]), with_chat_adapters=False)
+    ref = WorkspaceRef("console", "local")
+    workspace = await app.core.workspace(ref)
+    ok, said = await _as_operator(app, ref, "research import " + sys.argv[2])
+    assert ok, said
+    people = [await app.store.ensure_person(workspace.id, f"U{n}") for n in range(6)]
+    now = datetime.now(UTC)
+    opened = await app.store.open_round(
+        workspace.id, question="?", top_k=3, audience="everyone", opened_at=now,
+        deadline=now + timedelta(days=1), opened_by="test", person_ids=[p.id for p in people],
+    )
+    ids = [a.id for a in await app.store.list_attributes(workspace.id)]
+    for n in range(6):
+        ranking = [ids[(n + i) % len(ids)] for i in range(3)]
+        await app.store.record_answer(
+            workspace.id, f"U{n}", opened.id, ranking, at=now, event_id=f"e{n}"
+        )
+    loaded_before = dict(importing_thread)
+    round_info = await app.store.get_round(workspace.id, opened.id)
+    closed = await app.core.rounds.close(workspace, round_info, actor="test")
+    assert closed is not None and closed.report.chart_png is not None
+    await app.close()
+    print(json.dumps({"before": loaded_before, "importing_thread": importing_thread}))
+
+asyncio.run(main())
+"""
+
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_USE_ONLY = {"numpy", "scipy", "matplotlib", "alembic", "mako", "botbuilder", "msrest"}
 
@@ -115,6 +164,40 @@ async def test_an_idle_server_holds_no_statistics_chart_migrations_or_teams_sdk(
     # (the hot path of a burst) needs none of them either.
     again = _serve_modules(database_url, ANSWER_ONE="1")
     assert set(again["loaded"]) & FIRST_USE_ONLY == set()
+
+
+def _close_and_list_importing_threads(database_url: str) -> dict[str, dict[str, str]]:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            CLOSE_AND_LIST_IMPORTING_THREADS,
+            database_url,
+            str(ROOT / "examples" / "research_top3.csv"),
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen: dict[str, dict[str, str]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return seen
+
+
+async def test_a_report_loads_its_statistics_and_chart_off_the_event_loop(
+    database_url: str,
+) -> None:
+    """Loading numpy and matplotlib on first use takes a second or more: done on the event
+    loop, when a round closes, it held up every request in flight (bench/ack.py saw acks wait
+    over a second). The figures and the chart are computed on a thread of their own, so that
+    is where the first report imports them."""
+    seen = _close_and_list_importing_threads(database_url)
+    assert seen["before"] == {}  # nothing before the close had loaded them
+    threads = seen["importing_thread"]
+    assert {"numpy", "matplotlib.figure"} <= set(threads), threads
+    assert "MainThread" not in threads.values(), threads
 
 
 def test_the_analytics_package_loads_its_modules_on_first_use() -> None:

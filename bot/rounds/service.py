@@ -41,6 +41,7 @@ from bot.reports import disclosure, snapshot
 from bot.reports.render_text import render_feedback_text
 from bot.reports.reporting import ReportInput, build_report, open_round_report
 from bot.reports.snapshot import Published
+from bot.rounds.figures import off_loop
 from bot.rounds.mirror import customer_agreement
 from bot.rounds.recent import Recent
 
@@ -440,7 +441,8 @@ class RoundService:
             if group.ranking not in rankings:
                 rankings[group.ranking] = tuple(names.get(x, str(x)) for x in group.ranking)
         counted = [AnswerCount(g.teams, rankings[g.ranking], g.count) for g in groups]
-        return analyse_counts(
+        return await off_loop(
+            analyse_counts,
             await self._asked(workspace, list(rankings.values())),
             counted,
             {(segment or None): study.to_study() for segment, study in studies.items()},
@@ -537,7 +539,8 @@ class RoundService:
             return await self._open_report(title, round_info, team_info)
         shown = await self.published(workspace, round_info, studies)
         customers = await self._customers(workspace, shown.analysis, studies, segment)
-        return build_report(
+        return await off_loop(
+            build_report,
             ReportInput(
                 title=title,
                 round_label=round_info.label,
