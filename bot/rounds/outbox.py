@@ -266,6 +266,9 @@ class Outbox:
                 if handled >= refresh_at:
                     self._reports.clear()
                     self._workspaces.clear()
+                    # Forgets claims whose port never asks for a start mark (they would pile
+                    # up); a message marked ahead and not yet posted just marks itself again.
+                    self._starts.reset()
                     refresh_at = handled + refresh_every
                 if not window.running:
                     return handled
