@@ -245,10 +245,8 @@ class Outbox:
         window = _Window(self._window)
         handled = 0
         refresh_at = refresh_every
-        self._reports.clear()
         self._polls.clear()
-        self._workspaces.clear()
-        self._starts.reset()
+        self._forget_reads()
         # Finished sends report here, and so do wake() and the tick (None: look for more).
         news: asyncio.Queue[OutboxItem | None] = asyncio.Queue()
         self._news = news
@@ -262,13 +260,9 @@ class Outbox:
             claim_now = True
             while True:
                 if claim_now:
-                    handled += await self._refill(window, news, marks, CLAIM_LIMIT)
+                    handled += await self._refill(window, news, marks)
                 if handled >= refresh_at:
-                    self._reports.clear()
-                    self._workspaces.clear()
-                    # Forgets claims whose port never asks for a start mark (they would pile
-                    # up); a message marked ahead and not yet posted just marks itself again.
-                    self._starts.reset()
+                    self._forget_reads()
                     refresh_at = handled + refresh_every
                 if not window.running:
                     return handled
@@ -285,14 +279,18 @@ class Outbox:
             marks.close()
             await marker
 
+    def _forget_reads(self) -> None:
+        """Read workspaces and reports afresh from here on, and start the start marks' line
+        anew: it would otherwise keep the claims whose port never asks for a mark, and a
+        message marked ahead and not yet posted just marks itself again."""
+        self._reports.clear()
+        self._workspaces.clear()
+        self._starts.reset()
+
     async def _refill(
-        self,
-        window: _Window,
-        news: asyncio.Queue[OutboxItem | None],
-        marks: _Marks,
-        limit: int,
+        self, window: _Window, news: asyncio.Queue[OutboxItem | None], marks: _Marks
     ) -> int:
-        claimed = await self._claim(limit, per_workspace=window.refill, skip=window.full())
+        claimed = await self._claim(CLAIM_LIMIT, per_workspace=window.refill, skip=window.full())
         await self._render_polls([item for item, _ in claimed])
         window.claimed([item for item, _ in claimed])
         self._starts.queue(item.id for item, _ in claimed)
