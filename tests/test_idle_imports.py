@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -130,18 +131,16 @@ ROOT = Path(__file__).resolve().parents[1]
 FIRST_USE_ONLY = {"numpy", "scipy", "matplotlib", "alembic", "mako", "botbuilder", "msrest"}
 
 
-def _serve_modules(database_url: str, **env: str) -> dict[str, list[str]]:
+def _run_script(script: str, *argv: str, **env: str) -> Any:
+    """Run ``script`` in a fresh interpreter with the repository importable; the JSON on its
+    last line of output."""
     environment = {
         **os.environ,
-        "DATABASE_URL": database_url,
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_SIGNING_SECRET": payloads.SECRET,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        "TEAMS_ENABLED": "true",
         **env,
     }
     done = subprocess.run(
-        [sys.executable, "-c", SERVE_AND_LIST_MODULES],
+        [sys.executable, "-c", script, *argv],
         env=environment,
         capture_output=True,
         text=True,
@@ -149,7 +148,18 @@ def _serve_modules(database_url: str, **env: str) -> dict[str, list[str]]:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    result: dict[str, list[str]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _serve_modules(database_url: str, **env: str) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = _run_script(
+        SERVE_AND_LIST_MODULES,
+        DATABASE_URL=database_url,
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_SIGNING_SECRET=payloads.SECRET,
+        TEAMS_ENABLED="true",
+        **env,
+    )
     return result
 
 
@@ -167,22 +177,11 @@ async def test_an_idle_server_holds_no_statistics_chart_migrations_or_teams_sdk(
 
 
 def _close_and_list_importing_threads(database_url: str) -> dict[str, dict[str, str]]:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            CLOSE_AND_LIST_IMPORTING_THREADS,
-            database_url,
-            str(ROOT / "examples" / "research_top3.csv"),
-        ],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    seen: dict[str, dict[str, str]] = _run_script(
+        CLOSE_AND_LIST_IMPORTING_THREADS,
+        database_url,
+        str(ROOT / "examples" / "research_top3.csv"),
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    seen: dict[str, dict[str, str]] = json.loads(done.stdout.strip().splitlines()[-1])
     return seen
 
 
@@ -190,9 +189,9 @@ async def test_a_report_loads_its_statistics_and_chart_off_the_event_loop(
     database_url: str,
 ) -> None:
     """Loading numpy and matplotlib on first use takes a second or more: done on the event
-    loop, when a round closes, it held up every request in flight (bench/ack.py saw acks wait
-    over a second). The figures and the chart are computed on a thread of their own, so that
-    is where the first report imports them."""
+    loop, when a round closes, it would hold up every request in flight for as long. The
+    figures and the chart are computed on a thread of their own, so that is where the first
+    report imports them."""
     seen = _close_and_list_importing_threads(database_url)
     assert seen["before"] == {}  # nothing before the close had loaded them
     threads = seen["importing_thread"]

@@ -44,8 +44,8 @@ def heap_frozen_as_serve_does() -> Iterator[None]:
     """`alignment serve` collects and freezes its start-up heap (bot/runtime/cli.py), so a
     collection during a request never walks it. This test process instead holds the objects of
     every test that ran before, and a full collection over them, triggered by whichever
-    allocation comes next, is not the request's work: freeze them as serve does, so the CPU
-    bound below measures the request and still counts every collection of what it allocates."""
+    allocation comes next, is not the request's work: freeze them as serve does, so a test's
+    CPU bound measures the request and still counts every collection of what it allocates."""
     gc.collect()
     gc.freeze()
     yield
