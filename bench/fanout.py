@@ -203,7 +203,7 @@ async def fan_out(database_url: str, started: list[Child], folder: Path, args: A
         await asyncio.sleep(0.5)  # let the server go idle before the clock starts
 
         print(f"run     : /alignment poll now team:{TEAM_NAME} …", flush=True)
-        server_cpu, fake_cpu = tree_cpu_times(server.pid), cpu_seconds(fake.child.pid)
+        server_before, fake_cpu = tree_cpu_times(server.pid), cpu_seconds(fake.child.pid)
         clock = time.perf_counter()
         commanded_at = await slash(session, base, fake, f"poll now team:{TEAM_NAME}", "poll")
         done_at: float | None = None
@@ -224,7 +224,8 @@ async def fan_out(database_url: str, started: list[Child], folder: Path, args: A
             await asyncio.sleep(0.1)
         wall_s = time.perf_counter() - clock
         server_user, server_system = (
-            now - before for now, before in zip(tree_cpu_times(server.pid), server_cpu, strict=True)
+            now - before
+            for now, before in zip(tree_cpu_times(server.pid), server_before, strict=True)
         )
         fake_cpu = cpu_seconds(fake.child.pid) - fake_cpu
         print(f"settle  : {args.settle:.0f} s for late or doubled deliveries …", flush=True)
