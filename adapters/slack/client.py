@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -42,8 +43,31 @@ def make_client(
     base_url: str, token: str | None = None, session: aiohttp.ClientSession | None = None
 ) -> AsyncWebClient:
     return AsyncWebClient(
-        token=token, base_url=base_url, retry_handlers=retry_handlers(), session=session
+        token=token,
+        base_url=base_url,
+        retry_handlers=retry_handlers(),
+        session=session,
+        logger=sdk_logger(SDK_CLIENT_LOGGER),
     )
+
+
+SDK_CLIENT_LOGGER: Final = "slack_sdk.web.async_base_client"  # the client's own default
+
+
+def sdk_logger(name: str) -> logging.Logger:
+    """The logger ``name`` with its own level set to the level it inherits now.
+
+    slack_sdk and bolt guard their debug output with ``logger.level <= DEBUG``: the logger's
+    own level, which is 0 (NOTSET) unless someone sets it, so an unset logger always passes.
+    Every Web API call then formatted its request and the whole response (headers, body)
+    into debug strings that were thrown away: about 5 % of a fan-out's CPU. Call this after
+    logging is configured (``alignment serve`` does so before it builds the adapters); a
+    logger already given a level keeps it.
+    """
+    logger = logging.getLogger(name)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logger.getEffectiveLevel())
+    return logger
 
 
 def require_method(method: str) -> None:

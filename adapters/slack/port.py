@@ -59,6 +59,7 @@ class SlackPort:
         self._profiles: dict[str, tuple[float, UserProfile]] = {}
         self._dms: dict[str, ConversationRef] = {}
         self._directory = SlackDirectory(api)
+        self._last_poll: tuple[PollView, tuple[str, list[render.Block]]] | None = None
 
     @property
     def platform(self) -> str:
@@ -106,8 +107,16 @@ class SlackPort:
     async def send_poll(
         self, conversation: ConversationRef, poll: PollView, *, key: str | None = None
     ) -> MessageRef:
-        text, blocks = render.poll_message(poll)
+        text, blocks = self._rendered_poll(poll)
         return await self._post(conversation, text=text, blocks=blocks, **_metadata(key))
+
+    def _rendered_poll(self, poll: PollView) -> tuple[str, list[render.Block]]:
+        """``render.poll_message(poll)``, rendered once for a run of sends of the same view:
+        a fan-out hands the one view it made for everyone who has not answered to thousands
+        of sends. The blocks are only read (serialised) by the client, never changed."""
+        if self._last_poll is None or self._last_poll[0] is not poll:
+            self._last_poll = (poll, render.poll_message(poll))
+        return self._last_poll[1]
 
     async def find_delivered(self, conversation: ConversationRef, key: str) -> MessageRef | None:
         """The message our outbox sent with ``key``, if it reached the conversation.

@@ -235,10 +235,13 @@ class RoundService:
             return {}
         attributes = await self.attributes_briefly(workspace)
         answers = await self._store.rankings_of(round_id, person_ids)
+        # Nearly everyone in a fan-out has not answered yet: they share one view, which also
+        # lets a port render it once (see SlackPort.send_poll).
+        unanswered = self.poll_view_of(round_info, attributes, ())
         return {
-            person: self.poll_view_of(
-                round_info, attributes, tuple(str(a) for a in answers.get(person, ()))
-            )
+            person: self.poll_view_of(round_info, attributes, tuple(str(a) for a in answer))
+            if (answer := answers.get(person))
+            else unanswered
             for person in person_ids
         }
 

@@ -15,6 +15,7 @@ from adapters.console.session import ConsoleSession
 from bot.model.domain import UserRef
 from bot.model.events import AnswerStatus, AnswerSubmitted
 from bot.model.records import RoundInfo, WorkspaceInfo
+from bot.model.views import PollState
 from tests.core.conftest import EXAMPLES, World
 
 ADMIN = "boss"
@@ -314,6 +315,8 @@ async def test_a_batch_renders_each_poll_as_it_would_be_rendered_alone(world: Wo
     alone = {i: await rounds.poll_for_person(workspace, 1, i) for i in ids}
     assert together == alone
     assert sorted(p.state.name for p in together.values()) == ["ANSWERED", "OPEN", "OPEN", "OPEN"]
+    # Who has not answered shares one view, so a port can render it once for all of them.
+    assert len({id(p) for p in together.values() if p.state is PollState.OPEN}) == 1
 
 
 # -- closing -------------------------------------------------------------------------------

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections.abc import Iterator
 
 import pytest
 
-from adapters.slack.client import SlackApi
+from adapters.slack import render
+from adapters.slack.client import SDK_CLIENT_LOGGER, SlackApi, make_client
 from adapters.slack.port import SlackPort
 from bot.model.domain import (
     AudienceKind,
@@ -18,7 +21,9 @@ from bot.model.domain import (
     WorkspaceRef,
 )
 from bot.model.ports import DeliveryError
+from bot.model.views import PollState
 from tests.fakes.slack_api import FakeSlackApi
+from tests.slack.fake_core import sample_poll
 
 WS = WorkspaceRef("slack", "T0001")
 CHANNEL = ConversationRef(WS, "C0GENERAL", ConversationKind.CHANNEL)
@@ -129,3 +134,45 @@ async def test_a_restarted_port_finds_a_dm_poll_by_its_key(
     assert len(fake_slack.calls_to("conversations.open")) == 1  # then remembered
     (history, _) = fake_slack.calls_to("conversations.history")
     assert history.params["channel"] == "DADA"
+
+
+async def test_a_poll_sent_to_many_is_rendered_as_each_view_requires(
+    port: SlackPort, fake_slack: FakeSlackApi
+) -> None:
+    """The port renders a view once for a run of sends of it (a fan-out), and a different
+    view (an answered poll, a poll closed since) as its own."""
+    shared = sample_poll()
+    for user in ("U1", "U2"):
+        await port.send_poll(ConversationRef(WS, user, ConversationKind.DM), shared)
+    answered = sample_poll(PollState.ANSWERED, ("a2", "a1", "a3"))
+    await port.send_poll(ConversationRef(WS, "U3", ConversationKind.DM), answered)
+    await port.send_poll(ConversationRef(WS, "U4", ConversationKind.DM), sample_poll())
+    posts = [c.params for c in fake_slack.calls_to("chat.postMessage")]
+    assert [p["channel"] for p in posts] == ["U1", "U2", "U3", "U4"]
+    expected = [render.poll_message(v) for v in (shared, shared, answered, sample_poll())]
+    assert [(p["text"], p["blocks"]) for p in posts] == [
+        (text, blocks) for text, blocks in expected
+    ]
+    assert posts[0]["blocks"] != posts[2]["blocks"]  # the answered poll shows the answer
+
+
+@pytest.fixture
+def restore_sdk_logger() -> Iterator[None]:
+    sdk = logging.getLogger(SDK_CLIENT_LOGGER)
+    level, root_level = sdk.level, logging.getLogger().level
+    yield
+    sdk.setLevel(level)
+    logging.getLogger().setLevel(root_level)
+
+
+@pytest.mark.usefixtures("restore_sdk_logger")
+@pytest.mark.parametrize("configured", [logging.INFO, logging.DEBUG])
+def test_the_web_client_formats_debug_output_only_when_debug_is_on(configured: int) -> None:
+    """slack_sdk builds each call's debug text (headers, the whole response) whenever its
+    logger's *own* level is at or below DEBUG, and an unset level is 0: the client gets its
+    logger's inherited level set on it, so at INFO nothing is built and at DEBUG all is."""
+    logging.getLogger(SDK_CLIENT_LOGGER).setLevel(logging.NOTSET)
+    logging.getLogger().setLevel(configured)
+    client = make_client("http://127.0.0.1:9/api/")
+    assert client.logger.level == configured
+    assert (client.logger.level <= logging.DEBUG) is (configured == logging.DEBUG)
