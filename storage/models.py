@@ -261,7 +261,8 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         UniqueConstraint("dedupe_key"),
-        Index("ix_outbox_due", "state", "not_before"),
+        # A claim reads each workspace's oldest pending messages (storage/hot_path.py).
+        Index("ix_outbox_queue", "state", "workspace_id", "id"),
     )
 
     id: Mapped[int] = _id()

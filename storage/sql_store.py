@@ -9,7 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
@@ -1065,30 +1073,22 @@ class SqlStore(MirrorTables):
         Workspaces take turns (the first due message of each, then the second of each, ...),
         at most ``per_workspace`` each and none from ``skip``, so a small fan-out is claimed
         at once even when it was queued behind a large one."""
-        outbox = m.OutboxMessage
-        turn = (
-            func.row_number()
-            .over(partition_by=outbox.workspace_id, order_by=outbox.id)
-            .label("turn")
-        )
-        due = select(outbox.id, turn).where(outbox.state == "pending", outbox.not_before <= now)
-        if skip:
-            due = due.where(outbox.workspace_id.not_in(list(skip)))
-        ranked = due.subquery()
-        pick = select(ranked.c.id).order_by(ranked.c.turn, ranked.c.id).limit(limit)
-        if per_workspace is not None:
-            pick = pick.where(ranked.c.turn <= per_workspace)
-        table = m.Base.metadata.tables["outbox"]
         # A bare connection and plain rows: a fan-out claims a batch every half second.
         async with self._engine.begin() as connection:
-            ids = list(await connection.scalars(pick))
+            queued = [w for w in await connection.scalars(hot.QUEUED_WORKSPACES) if w not in skip]
+            due: dict[int, list[int]] = {}
+            for part in _chunks(queued, hot.MAX_ARMS):
+                for item_id, workspace_id in await connection.execute(
+                    hot.due_in(part, now, per_workspace or limit)
+                ):
+                    due.setdefault(workspace_id, []).append(item_id)
+            # Turns: the first due message of each workspace, then the second of each, ...
+            turns = sorted((n, i) for w in due.values() for n, i in enumerate(sorted(w)))
+            ids = [item_id for _, item_id in turns[:limit]]
             if not ids:
                 return []
             rows = await connection.execute(
-                update(table)
-                .where(table.c.id.in_(ids), table.c.state == "pending")
-                .values(state="sending", claimed_by=worker, claimed_at=now, send_started_at=None)
-                .returning(*table.c)
+                hot.CLAIM[self.dialect], {"item_ids": ids, "worker": worker, "now": now}
             )
             return sorted((_outbox(row) for row in rows), key=lambda item: item.id)
 
@@ -1513,3 +1513,8 @@ def _schedule(row: m.Schedule) -> ScheduleInfo:
         created_by=row.created_by,
         created_at=row.created_at,
     )
+
+
+def _chunks(values: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
