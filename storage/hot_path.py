@@ -224,3 +224,29 @@ CLAIM: Final = {
     .returning(*_outbox.c)
     for d in _DIALECTS
 }
+
+
+def _stale_claims() -> Any:
+    """Claims of another worker that stopped renewing them (it died): ``cutoff``, ``worker``,
+    ``limit``; each row taken over for ``worker`` at ``now``."""
+    stale = (
+        _outbox.c.state == "sending",
+        _outbox.c.claimed_at < bindparam("cutoff", type_=_outbox.c.claimed_at.type),
+        _outbox.c.claimed_by != bindparam("worker"),
+    )
+    oldest = (
+        select(_outbox.c.id)
+        .where(*stale)
+        .order_by(_outbox.c.id)
+        .limit(bindparam("limit"))
+        .scalar_subquery()
+    )
+    return (
+        update(_outbox)
+        .where(_outbox.c.id.in_(oldest), *stale)
+        .values(claimed_by=bindparam("worker"), claimed_at=bindparam("now"))
+        .returning(*_outbox.c)
+    )
+
+
+RECLAIM: Final = _stale_claims()
