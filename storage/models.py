@@ -261,8 +261,10 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         UniqueConstraint("dedupe_key"),
-        # A claim reads each workspace's oldest pending messages (storage/hot_path.py).
-        Index("ix_outbox_queue", "state", "workspace_id", "id"),
+        # A claim reads each workspace's oldest pending messages (storage/hot_path.py); with
+        # not_before in the index it passes over messages waiting for a retry without
+        # reading their rows.
+        Index("ix_outbox_queue", "state", "workspace_id", "id", "not_before"),
     )
 
     id: Mapped[int] = _id()

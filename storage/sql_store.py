@@ -1073,14 +1073,15 @@ class SqlStore(MirrorTables):
         Workspaces take turns (the first due message of each, then the second of each, ...),
         at most ``per_workspace`` each and none from ``skip``, so a small fan-out is claimed
         at once even when it was queued behind a large one."""
+        per = limit if per_workspace is None else per_workspace
+        if limit <= 0 or per <= 0:
+            return []
         # A bare connection and plain rows: a fan-out claims a batch every half second.
         async with self._engine.begin() as connection:
             queued = [w for w in await connection.scalars(hot.QUEUED_WORKSPACES) if w not in skip]
             due: dict[int, list[int]] = {}
             for part in _chunks(queued, hot.MAX_ARMS):
-                for item_id, workspace_id in await connection.execute(
-                    hot.due_in(part, now, per_workspace or limit)
-                ):
+                for item_id, workspace_id in await connection.execute(hot.due_in(part, now, per)):
                     due.setdefault(workspace_id, []).append(item_id)
             # Turns: the first due message of each workspace, then the second of each, ...
             turns = sorted((n, i) for w in due.values() for n, i in enumerate(sorted(w)))

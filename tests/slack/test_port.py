@@ -12,6 +12,7 @@ import pytest
 from adapters.slack import render
 from adapters.slack.client import SDK_CLIENT_LOGGER, SlackApi, make_client
 from adapters.slack.port import SlackPort
+from adapters.slack.render import poll_message
 from bot.model.domain import (
     AudienceKind,
     AudienceSource,
@@ -21,7 +22,7 @@ from bot.model.domain import (
     WorkspaceRef,
 )
 from bot.model.ports import DeliveryError
-from bot.model.views import PollState
+from bot.model.views import PollState, PollView
 from tests.fakes.slack_api import FakeSlackApi
 from tests.slack.fake_core import sample_poll
 
@@ -137,10 +138,17 @@ async def test_a_restarted_port_finds_a_dm_poll_by_its_key(
 
 
 async def test_a_poll_sent_to_many_is_rendered_as_each_view_requires(
-    port: SlackPort, fake_slack: FakeSlackApi
+    port: SlackPort, fake_slack: FakeSlackApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The port renders a view once for a run of sends of it (a fan-out), and a different
     view (an answered poll, a poll closed since) as its own."""
+    rendered: list[PollView] = []
+
+    def counting(poll: PollView, notice: str | None = None) -> tuple[str, list[render.Block]]:
+        rendered.append(poll)
+        return poll_message(poll, notice)
+
+    monkeypatch.setattr(render, "poll_message", counting)
     shared = sample_poll()
     for user in ("U1", "U2"):
         await port.send_poll(ConversationRef(WS, user, ConversationKind.DM), shared)
@@ -149,7 +157,8 @@ async def test_a_poll_sent_to_many_is_rendered_as_each_view_requires(
     await port.send_poll(ConversationRef(WS, "U4", ConversationKind.DM), sample_poll())
     posts = [c.params for c in fake_slack.calls_to("chat.postMessage")]
     assert [p["channel"] for p in posts] == ["U1", "U2", "U3", "U4"]
-    expected = [render.poll_message(v) for v in (shared, shared, answered, sample_poll())]
+    assert len(rendered) == 3  # the shared view once, then each other view
+    expected = [poll_message(v) for v in (shared, shared, answered, sample_poll())]
     assert [(p["text"], p["blocks"]) for p in posts] == [
         (text, blocks) for text, blocks in expected
     ]

@@ -1,8 +1,10 @@
-"""The outbox's claim index: (state, workspace_id, id) instead of (state, not_before).
+"""The outbox's claim index: (state, workspace_id, id, not_before) instead of (state, not_before).
 
 A claim now reads the first due messages of each workspace with messages pending, one
 indexed range each; the old index served a window over every pending message, whose cost
-grew with the size of the fan-out still queued.
+grew with the size of the fan-out still queued. ``not_before`` rides along so that messages
+waiting for a retry (during a platform's outage, a whole fan-out's) are passed over from the
+index alone.
 
 Revision ID: i18_outbox_queue_index
 Revises: i18_round_polls_queued
@@ -22,7 +24,9 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("outbox") as batch:
         batch.drop_index("ix_outbox_due")
-        batch.create_index("ix_outbox_queue", ["state", "workspace_id", "id"], unique=False)
+        batch.create_index(
+            "ix_outbox_queue", ["state", "workspace_id", "id", "not_before"], unique=False
+        )
 
 
 def downgrade() -> None:
