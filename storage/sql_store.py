@@ -245,14 +245,16 @@ class SqlStore(MirrorTables):
                         }
                         for u in missing
                     ]
-                    await connection.execute(
-                        hot.dialect_insert(self.dialect, m.Person).on_conflict_do_nothing(
-                            index_elements=["workspace_id", "user_id"]
-                        ),
+                    inserted = await connection.execute(
+                        hot.dialect_insert(self.dialect, m.Person)
+                        .on_conflict_do_nothing(index_elements=["workspace_id", "user_id"])
+                        .returning(m.Person.id, m.Person.user_id, m.Person.display_name),
                         rows,
                     )
-                    # Including anyone another replica inserted meanwhile.
-                    known.update(await _people_named(connection, workspace_id, missing))
+                    known.update((row.user_id, _person(row)) for row in inserted)
+                    if len(known) < len(chunk):  # another replica inserted some meanwhile
+                        taken = [u for u in missing if u not in known]
+                        known.update(await _people_named(connection, workspace_id, taken))
                     added += len(missing)
                 found.update(known)
         await self._fresh_statistics("people", added)
