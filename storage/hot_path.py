@@ -161,8 +161,9 @@ OUTBOX_SENT: Final = (
 
 # --- the outbox's claim ---------------------------------------------------------------------
 # Each claim of a fan-out reads a few dozen due messages of each workspace with messages
-# queued, through the index on (state, workspace_id, id): its cost does not grow with the
-# number of messages still queued, as a window over all of them did (bench/fanout.py).
+# queued, through the index on (state, workspace_id, id, not_before): its cost does not grow
+# with the number of messages still queued, as a window over all of them did
+# (bench/fanout.py).
 
 # The workspaces with messages pending, one index probe each (a "skip scan" written out: the
 # smallest workspace id, then the smallest above it, ...), never a read of every pending row.

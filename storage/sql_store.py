@@ -231,8 +231,7 @@ class SqlStore(MirrorTables):
         # Core on a bare connection: ORM objects for a 10,000-member channel cost seconds.
         async with self._engine.begin() as connection:
             await _plan_per_list(connection)
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
+            for chunk in _chunks(ids, 500):
                 known = await _people_named(connection, workspace_id, chunk)
                 missing = [u for u in chunk if u not in known]
                 if missing:
@@ -1056,8 +1055,8 @@ class SqlStore(MirrorTables):
         )
         added = 0
         async with self._engine.begin() as connection:
-            for start in range(0, len(rows), 500):
-                result = await connection.execute(statement, rows[start : start + 500])
+            for chunk in _chunks(rows, 500):
+                result = await connection.execute(statement, chunk)
                 added += len(result.all())
         return added
 
@@ -1501,6 +1500,10 @@ def _schedule(row: m.Schedule) -> ScheduleInfo:
     )
 
 
-def _chunks(values: list[int], size: int) -> Iterator[list[int]]:
+_Item = TypeVar("_Item")
+
+
+def _chunks(values: list[_Item], size: int) -> Iterator[list[_Item]]:
+    """``values`` in consecutive slices of at most ``size`` (one statement each)."""
     for start in range(0, len(values), size):
         yield values[start : start + size]
